@@ -1,0 +1,62 @@
+# Shared experiences backend. `make run` and `make test` are all a newcomer needs.
+SHELL := /bin/bash
+GO ?= go
+NPM ?= npm
+GO_TEST_FLAGS ?=
+# Emulator-backed tests fail (instead of skipping) when the emulators cannot start.
+export EMULATORS_REQUIRED ?= 1
+
+NODE_STAMP := emulator/node_modules/.package-lock.json
+
+.PHONY: help run test unit lint fuzz deploy deploy-dry-run smoke clean
+
+help:
+	@echo "make run             the whole stack on the local emulators (Ctrl-C stops it)"
+	@echo "make test            every test, against the real emulators"
+	@echo "make unit            unit tests only (no emulators)"
+	@echo "make lint            gofmt, go vet, staticcheck"
+	@echo "make fuzz            each fuzz target for FUZZTIME (default 30s)"
+	@echo "make deploy          rules, indexes, TTL (firebase) and functions, topics, schedules (gcloud)"
+	@echo "make deploy-dry-run  print every deploy command and check what can be checked offline"
+	@echo "make smoke           the Firebase JS SDK against a running 'make run'"
+
+# npm ci only when the lock file changed since the last install.
+$(NODE_STAMP): emulator/package.json emulator/package-lock.json
+	cd emulator && $(NPM) ci --no-audit --no-fund
+	@touch $@
+
+run: $(NODE_STAMP)
+	$(GO) run ./emulator/cmd/run
+
+test: $(NODE_STAMP)
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 12m $(GO_TEST_FLAGS) ./...
+
+unit:
+	EMULATORS_REQUIRED=0 $(GO) test -short -count=1 ./...
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "== $$pkg $$target ($(FUZZTIME))"; \
+	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+smoke: $(NODE_STAMP)
+	cd emulator && node smoke/client.mjs
+
+deploy: $(NODE_STAMP)
+	$(GO) run ./functions/cmd/deploy
+
+deploy-dry-run:
+	$(GO) run ./functions/cmd/deploy -dry-run
+
+clean:
+	rm -rf emulator/node_modules

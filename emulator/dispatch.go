@@ -1,0 +1,201 @@
+package emulator
+
+import (
+	"context"
+	"math/rand"
+	"sync"
+	"time"
+)
+
+// delivery is one trigger to hand to a function.
+type delivery struct {
+	function string
+	send     func(ctx context.Context, attempt int) error
+}
+
+// DeliveryStats counts what the dispatcher did.
+type DeliveryStats struct {
+	// Received counts triggers handed to the dispatcher.
+	Received int64 `json:"received"`
+	// Duplicated counts extra copies the fault injection added.
+	Duplicated int64 `json:"duplicated"`
+	// Attempts counts HTTP deliveries, retries included.
+	Attempts int64 `json:"attempts"`
+	// Succeeded and Failed count deliveries by their final result.
+	Succeeded int64 `json:"succeeded"`
+	Failed    int64 `json:"failed"`
+}
+
+// dispatcher delivers triggers asynchronously with the configured faults,
+// like Eventarc: the sender gets an acknowledgement at once, and the
+// function sees the deliveries concurrently, late, twice or reordered.
+type dispatcher struct {
+	faults Faults
+	queue  chan delivery
+
+	mu      sync.Mutex
+	rng     *rand.Rand
+	stats   DeliveryStats
+	pending int // received but not finished
+	idle    *sync.Cond
+	held    []delivery
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+func newDispatcher(f Faults) *dispatcher {
+	f = f.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	d := &dispatcher{
+		faults: f,
+		queue:  make(chan delivery, 1<<16),
+		rng:    rand.New(rand.NewSource(f.Seed)),
+		ctx:    ctx,
+		cancel: cancel,
+	}
+	d.idle = sync.NewCond(&d.mu)
+	for range f.Concurrency {
+		d.wg.Add(1)
+		go d.worker()
+	}
+	return d
+}
+
+// enqueue accepts a trigger; copies and reordering are decided here.
+func (d *dispatcher) enqueue(dl delivery) {
+	d.mu.Lock()
+	d.stats.Received++
+	copies := 1
+	if d.faults.DuplicateRate > 0 && d.rng.Float64() < d.faults.DuplicateRate {
+		copies = 2
+		d.stats.Duplicated++
+	}
+	d.pending += copies
+	if d.faults.ReorderWindow > 0 {
+		startTimer := len(d.held) == 0
+		for range copies {
+			d.held = append(d.held, dl)
+		}
+		d.mu.Unlock()
+		if startTimer {
+			time.AfterFunc(d.faults.ReorderWindow, d.release)
+		}
+		return
+	}
+	d.mu.Unlock()
+	for range copies {
+		d.queue <- dl
+	}
+}
+
+// release sends the held deliveries in a shuffled order.
+func (d *dispatcher) release() {
+	d.mu.Lock()
+	held := d.held
+	d.held = nil
+	d.rng.Shuffle(len(held), func(i, j int) { held[i], held[j] = held[j], held[i] })
+	d.mu.Unlock()
+	for _, dl := range held {
+		d.queue <- dl
+	}
+}
+
+func (d *dispatcher) worker() {
+	defer d.wg.Done()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case dl := <-d.queue:
+			d.deliver(dl)
+		}
+	}
+}
+
+func (d *dispatcher) deliver(dl delivery) {
+	ok := false
+	backoff := 100 * time.Millisecond
+	for attempt := 1; attempt <= d.faults.MaxAttempts && d.ctx.Err() == nil; attempt++ {
+		if lat := d.latency(); lat > 0 {
+			sleep(d.ctx, lat)
+		}
+		d.mu.Lock()
+		d.stats.Attempts++
+		d.mu.Unlock()
+		if err := dl.send(d.ctx, attempt); err == nil {
+			ok = true
+			break
+		}
+		if attempt < d.faults.MaxAttempts {
+			sleep(d.ctx, backoff)
+			backoff = min(2*backoff, 5*time.Second)
+		}
+	}
+	d.mu.Lock()
+	if ok {
+		d.stats.Succeeded++
+	} else {
+		d.stats.Failed++
+	}
+	d.pending--
+	if d.pending == 0 {
+		d.idle.Broadcast()
+	}
+	d.mu.Unlock()
+}
+
+func (d *dispatcher) latency() time.Duration {
+	f := d.faults
+	if f.MaxLatency <= 0 {
+		return 0
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return f.MinLatency + time.Duration(d.rng.Int63n(int64(f.MaxLatency-f.MinLatency)+1))
+}
+
+// Stats returns a copy of the counters.
+func (d *dispatcher) Stats() DeliveryStats {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stats
+}
+
+// wait blocks until every received trigger was delivered or given up, or
+// ctx ends.
+func (d *dispatcher) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		d.mu.Lock()
+		for d.pending > 0 && ctx.Err() == nil {
+			d.idle.Wait()
+		}
+		d.mu.Unlock()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return ctx.Err()
+	case <-ctx.Done():
+		d.mu.Lock()
+		d.idle.Broadcast()
+		d.mu.Unlock()
+		return ctx.Err()
+	}
+}
+
+func (d *dispatcher) close() {
+	d.cancel()
+	d.wg.Wait()
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,129 @@
+// Package emulatortest starts the local stack once per test package and
+// gives tests what a client would have: users signed in through the Auth
+// emulator, writes checked by firestore.rules, callable calls, and an admin
+// Firestore client.
+//
+// # Use
+//
+//	var env *emulatortest.Env
+//
+//	func TestMain(m *testing.M) { os.Exit(emulatortest.Main(m, emulator.Options{}, &env)) }
+//
+//	func TestX(t *testing.T) { env.Require(t); ... }
+//
+// When the emulators cannot start, tests skip with a pointer to `make test`,
+// unless EMULATORS_REQUIRED=1 (set by `make test` and CI), where that is a
+// failure. Tests isolate themselves by unique ids (see ID), not by restarts.
+package emulatortest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"github.com/pajama-app/sharedexperiences/emulator"
+	"github.com/pajama-app/sharedexperiences/shared/callable"
+)
+
+// Env is a running stack seen from a test.
+type Env struct {
+	*emulator.Local
+	// Admin is a Firestore client with admin rights (rules do not apply).
+	Admin *firestore.Client
+	// Callables calls the functions through the runner's front server.
+	Callables *callable.Client
+}
+
+// Main starts the stack, points this process's Google Cloud clients at it
+// (FIRESTORE_EMULATOR_HOST...), runs the tests and stops everything. It
+// returns the exit code for os.Exit.
+func Main(m *testing.M, opts emulator.Options, env **Env) int {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("emulatortest: -short: emulator tests skipped")
+		return m.Run()
+	}
+	if opts.ProjectID == "" {
+		opts.ProjectID = "demo-test-" + ID("")[:8]
+	}
+	if opts.Logs == nil {
+		opts.Logs = logSink()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewJSONHandler(opts.Logs, nil))
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	local, err := emulator.Start(ctx, opts)
+	cancel()
+	if err != nil {
+		if errors.Is(err, emulator.ErrToolMissing) && os.Getenv("EMULATORS_REQUIRED") != "1" {
+			fmt.Printf("emulatortest: emulator tests skipped: %v\n(run `make test`, which installs and starts what they need)\n", err)
+			return m.Run()
+		}
+		fmt.Fprintf(os.Stderr, "emulatortest: cannot start the local stack: %v\n", err)
+		return 1
+	}
+	defer local.Stop()
+	fmt.Printf("emulatortest: stack up in %s (%s)\n", time.Since(start).Round(time.Millisecond), opts.ProjectID)
+	for _, kv := range local.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+	admin, err := firestore.NewClient(context.Background(), local.ProjectID)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "emulatortest: firestore client: %v\n", err)
+		return 1
+	}
+	defer admin.Close()
+	*env = &Env{
+		Local:     local,
+		Admin:     admin,
+		Callables: &callable.Client{BaseURL: local.CallableURL("")},
+	}
+	return m.Run()
+}
+
+// logSink keeps the children's output out of test output unless
+// EMULATOR_LOGS names a file ("-" for stderr).
+func logSink() io.Writer {
+	switch path := os.Getenv("EMULATOR_LOGS"); path {
+	case "":
+		return io.Discard
+	case "-":
+		return os.Stderr
+	default:
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			return os.Stderr
+		}
+		return f
+	}
+}
+
+// Require skips the test when the stack is not running.
+func (e *Env) Require(t testing.TB) {
+	t.Helper()
+	if e == nil {
+		t.Skip("emulators not running: run `make test`")
+	}
+}
+
+// ID returns a unique id with the given prefix, to isolate tests sharing a
+// stack.
+func ID(prefix string) string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}

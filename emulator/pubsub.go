@@ -1,0 +1,141 @@
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	"github.com/pajama-app/sharedexperiences/functions"
+)
+
+// startPubSub creates every declared topic on the Pub/Sub emulator and, for
+// each Pub/Sub function, a subscription whose messages the runner delivers
+// to the function as Eventarc's messagePublished CloudEvents. A message is
+// acknowledged only when the function answers 2xx; otherwise the emulator
+// redelivers it, as Pub/Sub does for a function deployed with retry.
+func (l *Local) startPubSub(ctx context.Context) error {
+	client, err := pubsub.NewClient(ctx, l.ProjectID,
+		option.WithEndpoint(l.PubSubHost),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	if err != nil {
+		return fmt.Errorf("pubsub client: %w", err)
+	}
+	for _, t := range functions.Topics() {
+		if err := ensureTopic(ctx, client, l.ProjectID, t); err != nil {
+			return err
+		}
+	}
+	for _, d := range l.decls {
+		if d.Kind != functions.PubSub {
+			continue
+		}
+		f, err := l.startFeeder(ctx, client, d)
+		if err != nil {
+			return err
+		}
+		l.feeders = append(l.feeders, f)
+	}
+	return nil
+}
+
+func ensureTopic(ctx context.Context, c *pubsub.Client, project, topic string) error {
+	_, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: topicName(project, topic)})
+	if err != nil && status.Code(err) != codes.AlreadyExists {
+		return fmt.Errorf("create topic %s: %w", topic, err)
+	}
+	return nil
+}
+
+func topicName(project, topic string) string { return "projects/" + project + "/topics/" + topic }
+
+type feeder struct {
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+func (f *feeder) stop() {
+	f.cancel()
+	f.done.Wait()
+}
+
+func (l *Local) startFeeder(ctx context.Context, c *pubsub.Client, d functions.Declaration) (*feeder, error) {
+	subName := fmt.Sprintf("projects/%s/subscriptions/eventarc-%s", l.ProjectID, d.Name)
+	_, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
+		Name:                  subName,
+		Topic:                 topicName(l.ProjectID, d.Topic),
+		AckDeadlineSeconds:    60,
+		EnableMessageOrdering: true,
+	})
+	if err != nil && status.Code(err) != codes.AlreadyExists {
+		return nil, fmt.Errorf("subscribe %s to %s: %w", d.Name, d.Topic, err)
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	f := &feeder{cancel: cancel}
+	f.done.Add(1)
+	go func() {
+		defer f.done.Done()
+		sub := c.Subscriber(subName)
+		err := sub.Receive(rctx, func(ctx context.Context, m *pubsub.Message) {
+			attempt := 1
+			if m.DeliveryAttempt != nil {
+				attempt = *m.DeliveryAttempt
+			}
+			_, err := l.invoke(ctx, d, attempt, func() (*http.Request, error) {
+				return l.messagePublishedRequest(ctx, d, subName, m)
+			})
+			if err != nil {
+				m.Nack()
+				return
+			}
+			m.Ack()
+		})
+		if err != nil && rctx.Err() == nil {
+			l.log.Error("pubsub feeder stopped", "function", d.Name, "error", err.Error())
+		}
+	}()
+	return f, nil
+}
+
+// messagePublishedRequest builds the binary-mode CloudEvent Eventarc sends
+// for a Pub/Sub message (type google.cloud.pubsub.topic.v1.messagePublished,
+// data MessagePublishedData in JSON).
+func (l *Local) messagePublishedRequest(ctx context.Context, d functions.Declaration, subName string, m *pubsub.Message) (*http.Request, error) {
+	body, err := json.Marshal(map[string]any{
+		"message": map[string]any{
+			"data":        m.Data, // []byte marshals as base64, as Pub/Sub's JSON does
+			"attributes":  m.Attributes,
+			"messageId":   m.ID,
+			"publishTime": m.PublishTime.UTC().Format(time.RFC3339Nano),
+			"orderingKey": m.OrderingKey,
+		},
+		"subscription": subName,
+	})
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.hostURL.JoinPath(d.Name).String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	h := req.Header
+	h.Set("Content-Type", "application/json")
+	h.Set("Ce-Specversion", "1.0")
+	h.Set("Ce-Id", m.ID)
+	h.Set("Ce-Type", "google.cloud.pubsub.topic.v1.messagePublished")
+	h.Set("Ce-Source", "//pubsub.googleapis.com/"+topicName(l.ProjectID, d.Topic))
+	h.Set("Ce-Time", m.PublishTime.UTC().Format(time.RFC3339Nano))
+	return req, nil
+}

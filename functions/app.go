@@ -1,0 +1,85 @@
+// Package functions holds the backend's Cloud Functions: thin adapters that
+// decode a request or CloudEvent, call the domain packages in shared/, and
+// encode the answer. [Declarations] is the one list of functions; the root
+// package registers them with functions-framework-go, the local runner in
+// emulator/ invokes them as Google Cloud would, and the deploy in
+// functions/deploy turns them into gcloud commands.
+//
+// # Data flow
+//
+//	client write -> events/{eventId} -> onEventCreated (validate, sequence)
+//	  -> Pub/Sub experience-events -> consumers
+//	callable HTTPS (createSession, joinSession, ...) -> sessions
+//	Cloud Scheduler -> closeStaleSessions
+package functions
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"cloud.google.com/go/firestore"
+	firebase "firebase.google.com/go/v4"
+
+	"github.com/pajama-app/sharedexperiences/shared/callable"
+	"github.com/pajama-app/sharedexperiences/shared/config"
+	"github.com/pajama-app/sharedexperiences/shared/logging"
+	"github.com/pajama-app/sharedexperiences/shared/sessions"
+)
+
+// App carries the configuration and clients every function shares. One App
+// serves every function registered in a process.
+type App struct {
+	cfg      config.Config
+	log      *slog.Logger
+	fs       *firestore.Client
+	verifier callable.Verifier
+	sessions *sessions.Store
+}
+
+// Deps are the clients an App uses.
+type Deps struct {
+	Firestore *firestore.Client
+	// Verifier checks callers' ID tokens (firebase-admin-go's *auth.Client).
+	Verifier callable.Verifier
+	Logger   *slog.Logger
+}
+
+// New returns an App over its dependencies.
+func New(cfg config.Config, deps Deps) *App {
+	log := deps.Logger
+	if log == nil {
+		log = logging.New(os.Stdout, slog.LevelInfo)
+	}
+	return &App{
+		cfg:      cfg,
+		log:      log,
+		fs:       deps.Firestore,
+		verifier: deps.Verifier,
+		sessions: sessions.NewStore(deps.Firestore),
+	}
+}
+
+// NewFromEnv reads the configuration from the environment and creates the
+// Google Cloud clients. The clients find the emulators from the usual
+// variables (FIRESTORE_EMULATOR_HOST, FIREBASE_AUTH_EMULATOR_HOST...).
+func NewFromEnv(ctx context.Context) (*App, error) {
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return nil, err
+	}
+	fb, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: cfg.ProjectID})
+	if err != nil {
+		return nil, fmt.Errorf("firebase app: %w", err)
+	}
+	authClient, err := fb.Auth(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("firebase auth client: %w", err)
+	}
+	fs, err := firestore.NewClient(ctx, cfg.ProjectID)
+	if err != nil {
+		return nil, fmt.Errorf("firestore client: %w", err)
+	}
+	return New(cfg, Deps{Firestore: fs, Verifier: authClient}), nil
+}

@@ -1,0 +1,112 @@
+package functions
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// Kind is how a function is invoked.
+type Kind string
+
+// The kinds of function, each with its own trigger fields in Declaration.
+const (
+	// Callable: HTTPS, Firebase callable protocol, invoked by the client SDKs.
+	Callable Kind = "callable"
+	// FirestoreTrigger: a CloudEvent from Eventarc on a document change.
+	FirestoreTrigger Kind = "firestore"
+	// PubSub: a CloudEvent from Eventarc for each message on a topic.
+	PubSub Kind = "pubsub"
+	// Schedule: HTTPS, invoked by Cloud Scheduler (OIDC) on a cron schedule.
+	Schedule Kind = "schedule"
+)
+
+// Pub/Sub topics the backend publishes to.
+const (
+	TopicExperienceEvents = "experience-events"
+	TopicSessionLifecycle = "session-lifecycle"
+)
+
+// Topics lists every topic the deploy creates and the local runner makes on
+// the Pub/Sub emulator.
+func Topics() []string { return []string{TopicExperienceEvents, TopicSessionLifecycle} }
+
+// EventCreated is the Eventarc event type of a Firestore document creation.
+const EventCreated = "google.cloud.firestore.document.v1.created"
+
+// Declaration is everything known about one function: how it is registered
+// with functions-framework-go, how the local runner invokes it, and how it is
+// deployed. It is the only list of functions; nothing else names them.
+type Declaration struct {
+	// Name is the registered entry point and the deployed function name.
+	Name string
+	Kind Kind
+
+	// EventType and Document filter a FirestoreTrigger (Document is a path
+	// pattern with {wildcards}).
+	EventType string
+	Document  string
+
+	// Topic feeds a PubSub function.
+	Topic string
+
+	// Cron (unix-cron) and TimeZone drive a Schedule function.
+	Cron     string
+	TimeZone string
+
+	// Retry asks Eventarc to redeliver when the function fails. Only set on
+	// idempotent handlers.
+	Retry bool
+
+	// Exactly one of these is set, matching Kind: handlers of Callable and
+	// Schedule functions serve HTTP; the others take CloudEvents.
+	http       func(*App) http.Handler
+	cloudEvent func(*App, context.Context, event.Event) error
+}
+
+// Declarations returns every function of the backend.
+func Declarations() []Declaration {
+	return []Declaration{
+		{
+			Name:       "onEventCreated",
+			Kind:       FirestoreTrigger,
+			EventType:  EventCreated,
+			Document:   "experience_sessions/{sessionId}/events/{eventId}",
+			Retry:      true,
+			cloudEvent: (*App).onEventCreated,
+		},
+		{
+			Name: "discoverSessions",
+			Kind: Callable,
+			http: (*App).discoverSessions,
+		},
+		{
+			Name:     "closeStaleSessions",
+			Kind:     Schedule,
+			Cron:     "*/5 * * * *",
+			TimeZone: "Etc/UTC",
+			http:     (*App).closeStaleSessions,
+		},
+	}
+}
+
+// Registrar is the subset of functions-framework-go's registration API the
+// backend uses; the root package passes the real one.
+type Registrar struct {
+	HTTP       func(name string, fn func(http.ResponseWriter, *http.Request))
+	CloudEvent func(name string, fn func(context.Context, event.Event) error)
+}
+
+// Register registers every declared function, bound to app.
+func Register(app *App, r Registrar) {
+	for _, d := range Declarations() {
+		switch {
+		case d.http != nil:
+			r.HTTP(d.Name, d.http(app).ServeHTTP)
+		case d.cloudEvent != nil:
+			fn := d.cloudEvent
+			r.CloudEvent(d.Name, func(ctx context.Context, e event.Event) error { return fn(app, ctx, e) })
+		}
+	}
+}

@@ -1,0 +1,61 @@
+package functions
+
+import (
+	"context"
+	"strings"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+
+	"github.com/pajama-app/sharedexperiences/shared/events"
+	"github.com/pajama-app/sharedexperiences/shared/firestoreevent"
+	"github.com/pajama-app/sharedexperiences/shared/logging"
+	"github.com/pajama-app/sharedexperiences/shared/sessions"
+)
+
+// onEventCreated receives every created experience_sessions/*/events/*
+// document. A payload that can never be processed is logged and answered
+// with success, so Eventarc does not retry it forever; a transient failure
+// returns the error, and Eventarc redelivers.
+func (a *App) onEventCreated(ctx context.Context, e event.Event) error {
+	log := a.log.With(logging.KeyFunction, "onEventCreated", "ceId", e.ID())
+	data, err := firestoreevent.Decode(e.Data())
+	if err != nil {
+		log.ErrorContext(ctx, "undecodable Firestore event; dropped", "error", err.Error())
+		return nil
+	}
+	path, err := firestoreevent.DocumentPath(data.GetValue().GetName())
+	if err != nil {
+		log.ErrorContext(ctx, "event without a document; dropped", "error", err.Error())
+		return nil
+	}
+	sessionID, eventID, ok := eventPath(path)
+	if !ok {
+		log.ErrorContext(ctx, "document is not an event; dropped", "path", path)
+		return nil
+	}
+	log = log.With(logging.KeySessionID, sessionID, logging.KeyEventID, eventID)
+
+	ev, decodeErr := events.FromFields(firestoreevent.Fields(data.GetValue().GetFields()))
+	out, err := events.NewSequencer(a.fs).Sequence(ctx, sessionID, eventID, ev, decodeErr)
+	if err != nil {
+		log.ErrorContext(ctx, "sequencing failed; will be retried", "error", err.Error())
+		return err
+	}
+	log.InfoContext(ctx, "event decided",
+		logging.KeyOutcome, out.Status,
+		logging.KeyReason, string(out.Reason),
+		logging.KeySequenceNumber, out.SequenceNumber,
+		"type", ev.Type,
+		"redelivery", out.AlreadyDone)
+	return nil
+}
+
+// eventPath splits "experience_sessions/{s}/events/{e}".
+func eventPath(path string) (sessionID, eventID string, ok bool) {
+	parts := strings.Split(path, "/")
+	if len(parts) != 4 || parts[0] != sessions.SessionsCollection || parts[2] != sessions.EventsCollection ||
+		parts[1] == "" || parts[3] == "" {
+		return "", "", false
+	}
+	return parts[1], parts[3], true
+}

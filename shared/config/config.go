@@ -1,0 +1,149 @@
+// Package config holds every setting of the backend, read once from the
+// environment at start-up and passed down by value.
+//
+// # Defaults
+//
+// Every field has a documented default (see [Default]) generous enough for
+// people in a video call. Durations use Go syntax ("30s", "10m").
+//
+// # Emulators
+//
+// FIREBASE_AUTH_EMULATOR_HOST makes firebase-admin-go accept unsigned ID
+// tokens. [FromEnv] refuses it unless the project id starts with "demo-",
+// the Firebase convention for projects that exist only on the emulators, so a
+// production deployment can never verify tokens that way.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the backend's configuration. The zero value is not useful; start
+// from [Default] or [FromEnv].
+type Config struct {
+	// ProjectID is the Google Cloud / Firebase project (GOOGLE_CLOUD_PROJECT,
+	// GCLOUD_PROJECT).
+	ProjectID string
+	// Region is where the functions run (FUNCTION_REGION, default us-central1).
+	Region string
+
+	// PublishEvents switches the Pub/Sub fan-out on (PUBLISH_EVENTS, the
+	// seed's enablePubSub).
+	PublishEvents bool
+	// SnapshotsEnabled switches compaction on (SNAPSHOTS_ENABLED, the seed's
+	// enableFirestorePersistence for snapshots).
+	SnapshotsEnabled bool
+
+	// StaleSessionAfter ends an active session with no activity for this long
+	// (STALE_SESSION_AFTER).
+	StaleSessionAfter time.Duration
+	// PresenceGrace is how long a participant may miss heartbeats before the
+	// server removes them (PRESENCE_GRACE).
+	PresenceGrace time.Duration
+
+	// MaxEventBytes bounds the encoded size of one event (MAX_EVENT_BYTES).
+	MaxEventBytes int
+
+	// AuthEmulatorHost is FIREBASE_AUTH_EMULATOR_HOST; only ever non-empty for
+	// a demo- project.
+	AuthEmulatorHost string
+}
+
+// Default returns the configuration used when no variable is set.
+func Default() Config {
+	return Config{
+		Region:            "us-central1",
+		PublishEvents:     true,
+		SnapshotsEnabled:  true,
+		StaleSessionAfter: 2 * time.Hour,
+		PresenceGrace:     30 * time.Second,
+		MaxEventBytes:     16 << 10,
+	}
+}
+
+// ErrInvalid reports a setting that cannot be used.
+var ErrInvalid = errors.New("config: invalid setting")
+
+// FromEnv reads the configuration from the process environment.
+func FromEnv() (Config, error) { return FromLookup(os.LookupEnv) }
+
+// FromLookup reads the configuration through lookup, so tests need not touch
+// the process environment.
+func FromLookup(lookup func(string) (string, bool)) (Config, error) {
+	c := Default()
+	r := reader{lookup: lookup}
+	c.ProjectID = r.str("GOOGLE_CLOUD_PROJECT", r.str("GCLOUD_PROJECT", ""))
+	c.Region = r.str("FUNCTION_REGION", c.Region)
+	c.PublishEvents = r.boolean("PUBLISH_EVENTS", c.PublishEvents)
+	c.SnapshotsEnabled = r.boolean("SNAPSHOTS_ENABLED", c.SnapshotsEnabled)
+	c.StaleSessionAfter = r.duration("STALE_SESSION_AFTER", c.StaleSessionAfter)
+	c.PresenceGrace = r.duration("PRESENCE_GRACE", c.PresenceGrace)
+	c.MaxEventBytes = r.integer("MAX_EVENT_BYTES", c.MaxEventBytes)
+	c.AuthEmulatorHost = r.str("FIREBASE_AUTH_EMULATOR_HOST", "")
+	if r.err != nil {
+		return Config{}, r.err
+	}
+	return c, c.Validate()
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	switch {
+	case c.ProjectID == "":
+		return fmt.Errorf("%w: GOOGLE_CLOUD_PROJECT (or GCLOUD_PROJECT) is not set", ErrInvalid)
+	case c.AuthEmulatorHost != "" && !IsDemoProject(c.ProjectID):
+		return fmt.Errorf("%w: FIREBASE_AUTH_EMULATOR_HOST is set for project %q; "+
+			"unsigned emulator tokens are only accepted for demo- projects", ErrInvalid, c.ProjectID)
+	case c.StaleSessionAfter <= 0, c.PresenceGrace <= 0:
+		return fmt.Errorf("%w: timeouts must be positive", ErrInvalid)
+	case c.MaxEventBytes <= 0:
+		return fmt.Errorf("%w: MAX_EVENT_BYTES must be positive", ErrInvalid)
+	}
+	return nil
+}
+
+// IsDemoProject reports whether id names an emulator-only project.
+func IsDemoProject(id string) bool { return strings.HasPrefix(id, "demo-") }
+
+// reader collects the first parse error so FromLookup reads linearly.
+type reader struct {
+	lookup func(string) (string, bool)
+	err    error
+}
+
+func (r *reader) str(key, def string) string {
+	if v, ok := r.lookup(key); ok && v != "" {
+		return v
+	}
+	return def
+}
+
+func (r *reader) parse(key string, parse func(string) error) {
+	v, ok := r.lookup(key)
+	if !ok || v == "" || r.err != nil {
+		return
+	}
+	if err := parse(v); err != nil {
+		r.err = fmt.Errorf("%w: %s=%q: %v", ErrInvalid, key, v, err)
+	}
+}
+
+func (r *reader) boolean(key string, def bool) bool {
+	r.parse(key, func(v string) (err error) { def, err = strconv.ParseBool(v); return err })
+	return def
+}
+
+func (r *reader) integer(key string, def int) int {
+	r.parse(key, func(v string) (err error) { def, err = strconv.Atoi(v); return err })
+	return def
+}
+
+func (r *reader) duration(key string, def time.Duration) time.Duration {
+	r.parse(key, func(v string) (err error) { def, err = time.ParseDuration(v); return err })
+	return def
+}

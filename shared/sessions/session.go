@@ -1,0 +1,66 @@
+// Package sessions is the ExperienceSession: its Firestore document, the
+// call it belongs to, and the rules of who may see and change it.
+//
+// # Firestore layout
+//
+//	calls/{callId}                          members [uid], written by the app's call service
+//	experience_sessions/{sessionId}         Session, written by the server only
+//	experience_sessions/{sessionId}/events  StateSyncEvents, created by participants
+//
+// The session document is written only by the functions; clients read it
+// (participants, and call members for discovery) under firestore.rules.
+package sessions
+
+import (
+	"errors"
+	"slices"
+	"time"
+)
+
+// Collection names, shared with firestore.rules and the indexes.
+const (
+	CallsCollection    = "calls"
+	SessionsCollection = "experience_sessions"
+	EventsCollection   = "events"
+)
+
+// Status values of a session.
+const (
+	StatusActive   = "active"
+	StatusInactive = "inactive"
+)
+
+// Domain errors; functions/errors.go maps them to callable statuses.
+var (
+	ErrNotFound      = errors.New("session not found")
+	ErrNotCallMember = errors.New("caller is not a member of the call")
+	ErrCallNotFound  = errors.New("call not found")
+)
+
+// Session is experience_sessions/{id}. Field names are the seed's.
+type Session struct {
+	ID                      string     `firestore:"id" json:"id"`
+	CallID                  string     `firestore:"callId" json:"callId"`
+	ExperienceID            string     `firestore:"experienceId" json:"experienceId"`
+	OwnerID                 string     `firestore:"ownerId" json:"ownerId"`
+	Status                  string     `firestore:"status" json:"status"`
+	Participants            []string   `firestore:"participants" json:"participants"`
+	LastEventID             string     `firestore:"lastEventId" json:"lastEventId"`
+	LastEventSequenceNumber int64      `firestore:"lastEventSequenceNumber" json:"lastEventSequenceNumber"`
+	CreatedAt               time.Time  `firestore:"createdAt" json:"createdAt"`
+	UpdatedAt               time.Time  `firestore:"updatedAt" json:"updatedAt"`
+	LastActivityAt          time.Time  `firestore:"lastActivityAt" json:"lastActivityAt"`
+	EndedAt                 *time.Time `firestore:"endedAt" json:"endedAt"`
+	EndReason               string     `firestore:"endReason" json:"endReason"`
+}
+
+// IsParticipant reports whether uid is in the session.
+func (s *Session) IsParticipant(uid string) bool { return slices.Contains(s.Participants, uid) }
+
+// Call is calls/{callId}: the call service's record of who is in the call.
+type Call struct {
+	Members []string `firestore:"members"`
+}
+
+// IsMember reports whether uid is in the call.
+func (c *Call) IsMember(uid string) bool { return slices.Contains(c.Members, uid) }

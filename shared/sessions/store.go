@@ -1,0 +1,123 @@
+package sessions
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Store reads and writes sessions in Firestore.
+type Store struct {
+	fs *firestore.Client
+}
+
+// NewStore returns a Store over fs.
+func NewStore(fs *firestore.Client) *Store { return &Store{fs: fs} }
+
+// Discover returns the active sessions of a call, for a member of that call.
+func (s *Store) Discover(ctx context.Context, uid, callID string) ([]Session, error) {
+	if err := s.requireCallMember(ctx, uid, callID); err != nil {
+		return nil, err
+	}
+	docs, err := s.fs.Collection(SessionsCollection).
+		Where("callId", "==", callID).
+		Where("status", "==", StatusActive).
+		Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("discover sessions of call %s: %w", callID, err)
+	}
+	out := make([]Session, 0, len(docs))
+	for _, d := range docs {
+		var sess Session
+		if err := d.DataTo(&sess); err != nil {
+			return nil, fmt.Errorf("decode session %s: %w", d.Ref.ID, err)
+		}
+		out = append(out, sess)
+	}
+	return out, nil
+}
+
+// requireCallMember fails with ErrNotCallMember whether or not the call
+// exists, so a stranger learns nothing about which calls exist.
+func (s *Store) requireCallMember(ctx context.Context, uid, callID string) error {
+	snap, err := s.fs.Collection(CallsCollection).Doc(callID).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return ErrNotCallMember
+	}
+	if err != nil {
+		return fmt.Errorf("read call %s: %w", callID, err)
+	}
+	var call Call
+	if err := snap.DataTo(&call); err != nil {
+		return fmt.Errorf("decode call %s: %w", callID, err)
+	}
+	if !call.IsMember(uid) {
+		return ErrNotCallMember
+	}
+	return nil
+}
+
+// End reasons written in endReason.
+const (
+	EndReasonStale = "stale"
+)
+
+// EndStale ends every active session whose last activity is before cutoff,
+// and returns their ids. Each session is re-read in its own transaction, so
+// one that became active again meanwhile is left alone.
+func (s *Store) EndStale(ctx context.Context, cutoff, now time.Time) ([]string, error) {
+	docs, err := s.fs.Collection(SessionsCollection).
+		Where("status", "==", StatusActive).
+		Where("lastActivityAt", "<", cutoff).
+		Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("query stale sessions: %w", err)
+	}
+	var ended []string
+	for _, d := range docs {
+		done, err := s.endIf(ctx, d.Ref, now, EndReasonStale, func(sess *Session) bool {
+			return sess.Status == StatusActive && sess.LastActivityAt.Before(cutoff)
+		})
+		if err != nil {
+			return ended, err
+		}
+		if done {
+			ended = append(ended, d.Ref.ID)
+		}
+	}
+	return ended, nil
+}
+
+// endIf marks the session inactive when cond holds on its current state.
+func (s *Store) endIf(ctx context.Context, ref *firestore.DocumentRef, now time.Time, reason string, cond func(*Session) bool) (bool, error) {
+	var done bool
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		done = false
+		snap, err := tx.Get(ref)
+		if err != nil {
+			return err
+		}
+		var sess Session
+		if err := snap.DataTo(&sess); err != nil {
+			return err
+		}
+		if !cond(&sess) {
+			return nil
+		}
+		done = true
+		return tx.Update(ref, []firestore.Update{
+			{Path: "status", Value: StatusInactive},
+			{Path: "endedAt", Value: now},
+			{Path: "endReason", Value: reason},
+			{Path: "updatedAt", Value: now},
+		})
+	})
+	if err != nil {
+		return false, fmt.Errorf("end session %s: %w", ref.ID, err)
+	}
+	return done, nil
+}

@@ -1,0 +1,164 @@
+package callable
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"firebase.google.com/go/v4/auth"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeVerifier accepts "good-<uid>" tokens; unit tests of the protocol need
+// no Auth emulator (the integration tests in functions/ use the real one).
+type fakeVerifier struct{}
+
+func (fakeVerifier) VerifyIDToken(_ context.Context, tok string) (*auth.Token, error) {
+	if uid, ok := strings.CutPrefix(tok, "good-"); ok {
+		return &auth.Token{UID: uid}, nil
+	}
+	return nil, errors.New("ID token has expired at: 1700000000; more details")
+}
+
+var errDomain = errors.New("domain says no")
+
+type echoReq struct {
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+}
+
+func (r *echoReq) Validate() error {
+	if r.Name == "" {
+		return errors.New(`field "name" is required`)
+	}
+	return nil
+}
+
+func newTestHandler() http.Handler {
+	fn := Typed(func(_ context.Context, a *Auth, r echoReq) (map[string]any, error) {
+		switch r.Name {
+		case "boom":
+			panic("boom")
+		case "domain":
+			return nil, errDomain
+		case "secret":
+			return nil, errors.New("db password is hunter2")
+		case "exists":
+			return nil, &Error{Status: AlreadyExists, Message: "taken", Details: map[string]string{"id": "x"}}
+		}
+		return map[string]any{"uid": a.UID, "name": r.Name, "count": r.Count}, nil
+	})
+	return Handler("echo", fakeVerifier{}, fn, &Options{
+		MaxBodyBytes: 1024,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		MapError: func(err error) *Error {
+			if errors.Is(err, errDomain) {
+				return &Error{Status: PermissionDenied, Message: err.Error()}
+			}
+			return nil
+		},
+	})
+}
+
+func TestHandler(t *testing.T) {
+	tests := []struct {
+		name        string
+		method      string
+		contentType string
+		token       string
+		body        string
+		wantCode    int
+		wantStatus  Status // "" means success
+		wantInMsg   string
+	}{
+		{"ok", "POST", "application/json", "good-alice", `{"data":{"name":"n","count":2}}`, 200, "", ""},
+		{"charset allowed", "POST", "application/json; charset=utf-8", "good-alice", `{"data":{"name":"n"}}`, 200, "", ""},
+		{"no token", "POST", "application/json", "", `{"data":{"name":"n"}}`, 401, Unauthenticated, ""},
+		{"bad token", "POST", "application/json", "bad", `{"data":{"name":"n"}}`, 401, Unauthenticated, "expired"},
+		{"GET", "GET", "application/json", "good-alice", ``, 400, InvalidArgument, "POST"},
+		{"wrong content type", "POST", "text/plain", "good-alice", `{"data":{"name":"n"}}`, 400, InvalidArgument, "Content-Type"},
+		{"not JSON", "POST", "application/json", "good-alice", `{"data":`, 400, InvalidArgument, ""},
+		{"no data", "POST", "application/json", "good-alice", `{"name":"n"}`, 400, InvalidArgument, "data"},
+		{"extra top-level", "POST", "application/json", "good-alice", `{"data":{"name":"n"},"x":1}`, 400, InvalidArgument, "data"},
+		{"data null", "POST", "application/json", "good-alice", `{"data":null}`, 400, InvalidArgument, "object"},
+		{"data array", "POST", "application/json", "good-alice", `{"data":[1]}`, 400, InvalidArgument, "object"},
+		{"unknown field", "POST", "application/json", "good-alice", `{"data":{"name":"n","zzz":1}}`, 400, InvalidArgument, "zzz"},
+		{"wrong type", "POST", "application/json", "good-alice", `{"data":{"name":"n","count":"2"}}`, 400, InvalidArgument, "count"},
+		{"missing field", "POST", "application/json", "good-alice", `{"data":{"count":2}}`, 400, InvalidArgument, "name"},
+		{"huge body", "POST", "application/json", "good-alice", `{"data":{"name":"` + strings.Repeat("x", 2000) + `"}}`, 400, InvalidArgument, "exceeds"},
+		{"domain error mapped", "POST", "application/json", "good-alice", `{"data":{"name":"domain"}}`, 403, PermissionDenied, "domain says no"},
+		{"callable error kept", "POST", "application/json", "good-alice", `{"data":{"name":"exists"}}`, 409, AlreadyExists, "taken"},
+		{"internal hides message", "POST", "application/json", "good-alice", `{"data":{"name":"secret"}}`, 500, Internal, "INTERNAL"},
+		{"panic is internal", "POST", "application/json", "good-alice", `{"data":{"name":"boom"}}`, 500, Internal, "INTERNAL"},
+	}
+	h := newTestHandler()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(tt.method, "/echo", strings.NewReader(tt.body))
+			req.Header.Set("Content-Type", tt.contentType)
+			if tt.token != "" {
+				req.Header.Set("Authorization", "Bearer "+tt.token)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			require.Equal(t, tt.wantCode, rec.Code, rec.Body.String())
+			var got struct {
+				Result map[string]any `json:"result"`
+				Error  *Error         `json:"error"`
+			}
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+			if tt.wantStatus == "" {
+				require.Nil(t, got.Error)
+				require.Equal(t, "alice", got.Result["uid"])
+				return
+			}
+			require.NotNil(t, got.Error)
+			require.Equal(t, tt.wantStatus, got.Error.Status)
+			require.Contains(t, got.Error.Message, tt.wantInMsg)
+			require.NotContains(t, got.Error.Message, "hunter2")
+		})
+	}
+}
+
+func TestCORSPreflight(t *testing.T) {
+	req := httptest.NewRequest(http.MethodOptions, "/echo", nil)
+	req.Header.Set("Origin", "https://app.example")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+	rec := httptest.NewRecorder()
+	newTestHandler().ServeHTTP(rec, req)
+	require.Equal(t, http.StatusNoContent, rec.Code)
+	require.Equal(t, "https://app.example", rec.Header().Get("Access-Control-Allow-Origin"))
+	require.Equal(t, "authorization,content-type", rec.Header().Get("Access-Control-Allow-Headers"))
+	require.Contains(t, rec.Header().Get("Access-Control-Allow-Methods"), "POST")
+}
+
+// FuzzHandler: no body may panic or produce anything but a well-formed
+// callable answer; only the INTERNAL path (not reachable from input here)
+// may answer 500.
+func FuzzHandler(f *testing.F) {
+	for _, seed := range []string{`{"data":{"name":"n"}}`, `{"data":null}`, `{}`, `[]`, `{"data":{"count":1e400}}`, "\x00", `{"data":{"name":"n","count":-1}}`} {
+		f.Add(seed)
+	}
+	h := newTestHandler()
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/echo", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer good-alice")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		var got map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got), rec.Body.String())
+		require.Len(t, got, 1)
+		if rec.Code == http.StatusInternalServerError {
+			// Only the test handler's deliberate names reach INTERNAL.
+			require.Contains(t, body, `"name"`)
+		}
+	})
+}

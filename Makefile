@@ -25,8 +25,11 @@ $(NODE_STAMP): emulator/package.json emulator/package-lock.json
 	cd emulator && $(NPM) ci --no-audit --no-fund
 	@touch $@
 
+# Built, then run directly (not `go run`), so Ctrl-C reaches the runner itself.
 run: $(NODE_STAMP)
-	$(GO) run ./emulator/cmd/run
+	@mkdir -p bin
+	$(GO) build -o bin/run ./emulator/cmd/run
+	bin/run
 
 test: $(NODE_STAMP)
 	$(GO) vet ./...
@@ -38,7 +41,7 @@ unit:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 FUZZTIME ?= 30s
 fuzz:
@@ -53,10 +56,10 @@ smoke: $(NODE_STAMP)
 	cd emulator && node smoke/client.mjs
 
 deploy: $(NODE_STAMP)
-	$(GO) run ./functions/cmd/deploy
+	$(GO) run ./functions/cmd/deploy $(ARGS)
 
 deploy-dry-run:
-	$(GO) run ./functions/cmd/deploy -dry-run
+	$(GO) run ./functions/cmd/deploy -dry-run $(ARGS)
 
 clean:
 	rm -rf emulator/node_modules

@@ -76,6 +76,7 @@ type Local struct {
 	feeders    []*feeder
 	client     *http.Client
 	rawEvents  atomic.Bool
+	buildDir   string
 }
 
 // Start brings the whole stack up. Stop it with Stop, which leaves no
@@ -134,7 +135,10 @@ func Start(ctx context.Context, o Options) (_ *Local, err error) {
 	binary := o.FunctionsBinary
 	built := make(chan error, 1)
 	if binary == "" {
-		binary = filepath.Join(os.TempDir(), fmt.Sprintf("sharedexp-functions-%d", os.Getpid()))
+		if l.buildDir, err = os.MkdirTemp("", "sharedexp-functions-"); err != nil {
+			return nil, err
+		}
+		binary = filepath.Join(l.buildDir, "functions")
 		go func() { built <- buildFunctionsHost(ctx, o.Root, binary) }()
 	} else {
 		built <- nil
@@ -190,6 +194,9 @@ func (l *Local) Stop() {
 	}
 	if l.Stack != nil {
 		l.Stack.Stop()
+	}
+	if l.buildDir != "" {
+		_ = os.RemoveAll(l.buildDir)
 	}
 }
 

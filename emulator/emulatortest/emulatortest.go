@@ -64,9 +64,7 @@ func Main(m *testing.M, opts emulator.Options, env **Env) int {
 		opts.Logger = slog.New(slog.NewJSONHandler(opts.Logs, nil))
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	local, err := emulator.Start(ctx, opts)
-	cancel()
+	local, err := startWithRetry(opts)
 	if err != nil {
 		if errors.Is(err, emulator.ErrToolMissing) && os.Getenv("EMULATORS_REQUIRED") != "1" {
 			fmt.Printf("emulatortest: emulator tests skipped: %v\n(run `make test`, which installs and starts what they need)\n", err)
@@ -93,6 +91,25 @@ func Main(m *testing.M, opts emulator.Options, env **Env) int {
 		Callables: &callable.Client{BaseURL: local.CallableURL("")},
 	}
 	return m.Run()
+}
+
+// startWithRetry starts the stack, trying again with fresh ports when a
+// start fails for another reason than a missing tool: free ports are picked
+// before the emulators bind them, and a stack starting at the same moment
+// in another test package can take one in between.
+func startWithRetry(opts emulator.Options) (*emulator.Local, error) {
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		var local *emulator.Local
+		local, err = emulator.Start(ctx, opts)
+		cancel()
+		if err == nil || errors.Is(err, emulator.ErrToolMissing) {
+			return local, err
+		}
+		fmt.Fprintf(os.Stderr, "emulatortest: start attempt %d failed: %v\n", attempt, err)
+	}
+	return nil, err
 }
 
 // logSink keeps the children's output out of test output unless

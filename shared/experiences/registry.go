@@ -1,0 +1,52 @@
+package experiences
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Registry finds an experience by id.
+type Registry struct {
+	byID map[string]Experience
+}
+
+// NewRegistry returns a registry of the given experiences; ids must be
+// unique.
+func NewRegistry(xs ...Experience) (*Registry, error) {
+	r := &Registry{byID: make(map[string]Experience, len(xs))}
+	for _, x := range xs {
+		if _, dup := r.byID[x.ID()]; dup {
+			return nil, fmt.Errorf("experiences: %q registered twice", x.ID())
+		}
+		r.byID[x.ID()] = x
+	}
+	return r, nil
+}
+
+// Default is the registry of every experience the product ships. Adding an
+// experience adds one line here.
+func Default() *Registry {
+	r, err := NewRegistry(
+		CoReading,
+		CoDrawing,
+	)
+	if err != nil {
+		panic(err) // a duplicate id is a programming error caught by every test
+	}
+	return r
+}
+
+// Lookup returns the experience with id.
+func (r *Registry) Lookup(id string) (Experience, bool) {
+	x, ok := r.byID[id]
+	return x, ok
+}
+
+// IDs lists the registered experience ids.
+func (r *Registry) IDs() []string { return sortedKeys(r.byID) }
+
+// atoi parses a value the schema has already checked.
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
+}

@@ -1,0 +1,466 @@
+// Package deploy turns the backend's declarations into the commands that put
+// it on Google Cloud, and checks offline what a deploy would otherwise find
+// out only after an upload and a remote build.
+//
+// [Commands] is pure: one [Plan] always gives the same commands, so a dry run
+// shows exactly what a deploy runs and a golden file pins it. [Execute] runs
+// them; [Checks] are the offline checks. The firebase CLI deploys what it owns
+// (rules, indexes, TTL policies); gcloud deploys the rest, because the Firebase
+// CLI cannot deploy Go functions.
+package deploy
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/pajama-app/sharedexperiences/functions"
+	"github.com/pajama-app/sharedexperiences/shared/config"
+)
+
+// Errors a plan is refused with; match them with errors.Is.
+var (
+	// ErrInvalidPlan reports a plan that cannot produce a working deploy.
+	ErrInvalidPlan = errors.New("invalid deploy plan")
+	// ErrEmulatorEnv reports an emulator variable headed for production,
+	// where it would, for one, make firebase-admin-go accept unsigned tokens.
+	ErrEmulatorEnv = errors.New("emulator variable in a deployed environment")
+	// ErrDemoProject reports a real deploy to a demo- project, which exists
+	// only on the emulators.
+	ErrDemoProject = errors.New("demo- projects are emulator-only")
+)
+
+// Plan is everything a deploy depends on.
+type Plan struct {
+	// Project is the Google Cloud / Firebase project id.
+	Project string
+	// Region is where functions and scheduler jobs run (e.g. us-central1).
+	Region string
+	// Location is the Firestore database's location (e.g. nam5): Eventarc
+	// Firestore triggers must be created there, not in Region.
+	Location string
+	// Runtime is the Cloud Functions runtime (e.g. go126).
+	Runtime string
+	// SchedulerSA is the service account Cloud Scheduler signs its OIDC
+	// tokens as; it is granted the invoker role on scheduled functions.
+	SchedulerSA string
+	// Env is extra environment for every function. GOOGLE_CLOUD_PROJECT and
+	// FUNCTION_REGION come from the plan itself and may not be set here.
+	Env map[string]string
+
+	Declarations []functions.Declaration
+	Topics       []string
+}
+
+// Command is one step of a deploy.
+type Command struct {
+	Args []string
+	// Why is a one-line reason, shown as a comment in a dry run.
+	Why string
+	// Lookups run before the command; each one's trimmed standard output
+	// replaces its placeholder in Args and Update. They carry values that
+	// only exist once an earlier step has run, such as a function's URL.
+	Lookups []Lookup
+	// IfExists says what a failure because the resource already exists
+	// means; create commands are not idempotent, a redeploy is.
+	IfExists Exists
+	// Update runs instead when Args failed because the resource exists and
+	// IfExists is UpdateIfExists.
+	Update []string
+}
+
+// Lookup is a value read at run time.
+type Lookup struct {
+	Placeholder string
+	Args        []string
+}
+
+// Exists is how a command treats a resource that already exists.
+type Exists int
+
+const (
+	// FailIfExists: an existing resource is an error (the zero value).
+	FailIfExists Exists = iota
+	// SkipIfExists: an existing resource is what was wanted.
+	SkipIfExists
+	// UpdateIfExists: an existing resource is updated with Command.Update.
+	UpdateIfExists
+)
+
+// Variables the plan sets on every function; config.FromEnv reads them.
+const (
+	envProject = "GOOGLE_CLOUD_PROJECT"
+	envRegion  = "FUNCTION_REGION"
+)
+
+// URLPlaceholder stands for the HTTPS URL of function name until Execute
+// looks it up: the URL exists only once the function is deployed.
+func URLPlaceholder(name string) string { return "{{url:" + name + "}}" }
+
+// Commands returns the ordered commands that deploy p: Firestore rules,
+// indexes and TTL policies first (functions may depend on indexes), then the
+// topics the functions publish to, then each function, with the scheduler
+// job of a scheduled function right after it because the job needs its URL.
+func Commands(p Plan) ([]Command, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	cmds := []Command{{
+		Args: []string{"npx", "--prefix", "emulator", "firebase", "deploy",
+			"--only", "firestore:rules,firestore:indexes", "--project", p.Project, "--non-interactive"},
+		Why: "Firestore rules, composite indexes and TTL policies (fieldOverrides in firestore.indexes.json)",
+	}}
+	for _, t := range p.Topics {
+		cmds = append(cmds, Command{
+			Args:     p.gcloud("pubsub", "topics", "create", t),
+			Why:      "Pub/Sub topic " + t + " (kept if it already exists)",
+			IfExists: SkipIfExists,
+		})
+	}
+	env := p.envFlag()
+	for _, d := range p.Declarations {
+		cmds = append(cmds, p.functionCommands(d, env)...)
+	}
+	// Validate already refused emulator variables in p.Env; checking the
+	// output too guards every later edit of this function.
+	if err := CheckNoEmulatorEnv(cmds); err != nil {
+		return nil, err
+	}
+	return cmds, nil
+}
+
+func (p Plan) functionCommands(d functions.Declaration, env string) []Command {
+	args := []string{"functions", "deploy", d.Name, "--gen2", "--runtime=" + p.Runtime,
+		"--region=" + p.Region, "--source=.", "--entry-point=" + d.Name}
+	var why string
+	switch d.Kind {
+	case functions.Callable:
+		args = append(args, "--trigger-http", "--allow-unauthenticated")
+		why = "callable " + d.Name + ": public HTTPS, the handler verifies the Firebase ID token itself"
+	case functions.FirestoreTrigger:
+		args = append(args,
+			"--trigger-event-filters=type="+d.EventType,
+			"--trigger-event-filters=database=(default)",
+			"--trigger-event-filters-path-pattern=document="+d.Document,
+			"--trigger-location="+p.Location)
+		why = "Firestore trigger " + d.Name + " on " + d.Document
+	case functions.PubSub:
+		args = append(args, "--trigger-topic="+d.Topic)
+		why = "Pub/Sub function " + d.Name + " on topic " + d.Topic
+	case functions.Schedule:
+		args = append(args, "--trigger-http", "--no-allow-unauthenticated")
+		why = "scheduled " + d.Name + ": private HTTPS, only Cloud Scheduler may invoke it"
+	}
+	if d.Retry {
+		args = append(args, "--retry")
+		why += ", redelivered on failure"
+	}
+	cmds := []Command{{Args: p.gcloud(append(args, env)...), Why: why}}
+	if d.Kind != functions.Schedule {
+		return cmds
+	}
+
+	url := URLPlaceholder(d.Name)
+	job := []string{d.Name, "--location=" + p.Region, "--schedule=" + d.Cron, "--time-zone=" + d.TimeZone,
+		"--uri=" + url, "--http-method=POST", "--oidc-service-account-email=" + p.SchedulerSA}
+	return append(cmds,
+		Command{
+			Args: p.gcloud("functions", "add-invoker-policy-binding", d.Name, "--region="+p.Region,
+				"--member=serviceAccount:"+p.SchedulerSA),
+			Why: "let " + p.SchedulerSA + " invoke " + d.Name + " (Cloud Run checks the job's OIDC token)",
+		},
+		Command{
+			Args: p.gcloud(slices.Concat([]string{"scheduler", "jobs", "create", "http"}, job)...),
+			Why:  "Cloud Scheduler job calling " + d.Name + " at '" + d.Cron + "' " + d.TimeZone,
+			Lookups: []Lookup{{
+				Placeholder: url,
+				// --v2 is describe's documented flag for the v2 format,
+				// where the URL is serviceConfig.uri.
+				Args: p.gcloud("functions", "describe", d.Name, "--v2", "--region="+p.Region,
+					"--format=value(serviceConfig.uri)"),
+			}},
+			IfExists: UpdateIfExists,
+			Update:   p.gcloud(slices.Concat([]string{"scheduler", "jobs", "update", "http"}, job)...),
+		})
+}
+
+// gcloud names the project and disables prompts on every call, so neither
+// the developer's gcloud configuration nor a question on a terminal nobody
+// watches decides what happens.
+func (p Plan) gcloud(args ...string) []string {
+	return slices.Concat([]string{"gcloud"}, args, []string{"--project=" + p.Project, "--quiet"})
+}
+
+// envFlag replaces the whole environment on each deploy, so a variable
+// removed from the plan is removed from the function too.
+func (p Plan) envFlag() string {
+	env := maps.Clone(p.Env)
+	if env == nil {
+		env = map[string]string{}
+	}
+	env[envProject] = p.Project
+	env[envRegion] = p.Region
+	pairs := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		pairs = append(pairs, k+"="+env[k])
+	}
+	return "--set-env-vars=" + strings.Join(pairs, ",")
+}
+
+// Validate reports the first reason p cannot produce a working deploy. It
+// checks structure; [Checks] judge the declared values themselves.
+func (p Plan) Validate() error {
+	switch {
+	case !validProjectID(p.Project):
+		return fmt.Errorf("%w: project id %q (6-30 lowercase letters, digits, hyphens; starts with a letter)", ErrInvalidPlan, p.Project)
+	case p.Region == "", p.Location == "":
+		return fmt.Errorf("%w: region and Firestore location are required", ErrInvalidPlan)
+	case !strings.HasPrefix(p.Runtime, "go"):
+		return fmt.Errorf("%w: runtime %q is not a Go runtime", ErrInvalidPlan, p.Runtime)
+	case len(p.Declarations) == 0:
+		return fmt.Errorf("%w: no functions declared", ErrInvalidPlan)
+	}
+	if err := p.validateEnv(); err != nil {
+		return err
+	}
+	topics := map[string]bool{}
+	for _, t := range p.Topics {
+		if !validTopic(t) {
+			return fmt.Errorf("%w: Pub/Sub topic %q (3-255 of letters, digits, -_.~+%%; starts with a letter, not goog)", ErrInvalidPlan, t)
+		}
+		topics[t] = true
+	}
+	for _, d := range p.Declarations {
+		if err := p.validateDeclaration(d, topics); err != nil {
+			return fmt.Errorf("%w: function %q: %w", ErrInvalidPlan, d.Name, err)
+		}
+	}
+	return nil
+}
+
+func (p Plan) validateDeclaration(d functions.Declaration, topics map[string]bool) error {
+	switch d.Kind {
+	case functions.Callable:
+	case functions.FirestoreTrigger:
+		if d.EventType == "" || d.Document == "" {
+			return errors.New("a Firestore trigger needs EventType and Document")
+		}
+	case functions.PubSub:
+		if !topics[d.Topic] {
+			// Deploying would create the topic implicitly, without the
+			// settings the explicit create step gives it.
+			return fmt.Errorf("topic %q is not among the plan's topics", d.Topic)
+		}
+	case functions.Schedule:
+		if d.Cron == "" || d.TimeZone == "" {
+			return errors.New("a schedule needs Cron and TimeZone")
+		}
+		if !strings.Contains(p.SchedulerSA, "@") {
+			return fmt.Errorf("scheduler service account %q is not an email", p.SchedulerSA)
+		}
+	default:
+		return fmt.Errorf("unknown kind %q", d.Kind)
+	}
+	if d.Retry && (d.Kind == functions.Callable || d.Kind == functions.Schedule) {
+		// Redelivery exists only for events; an HTTP caller (the client SDK,
+		// Cloud Scheduler) does its own retrying.
+		return fmt.Errorf("retry is only for event-driven functions, not %s", d.Kind)
+	}
+	return nil
+}
+
+func (p Plan) validateEnv() error {
+	for _, k := range slices.Sorted(maps.Keys(p.Env)) {
+		v := p.Env[k]
+		switch {
+		case IsEmulatorVar(k):
+			return fmt.Errorf("%w: %s", ErrEmulatorEnv, k)
+		case k == envProject, k == envRegion:
+			return fmt.Errorf("%w: %s comes from the plan's project and region", ErrInvalidPlan, k)
+		case reservedEnv(k):
+			return fmt.Errorf("%w: %s is set by Cloud Run functions itself", ErrInvalidPlan, k)
+		case !validEnvKey(k):
+			return fmt.Errorf("%w: environment variable name %q", ErrInvalidPlan, k)
+		case strings.Contains(v, ","):
+			// --set-env-vars splits on commas.
+			return fmt.Errorf("%w: value of %s contains a comma", ErrInvalidPlan, k)
+		}
+	}
+	return nil
+}
+
+// IsEmulatorVar reports whether an environment variable points a Google or
+// Firebase client at a local emulator.
+func IsEmulatorVar(key string) bool {
+	k := strings.ToUpper(key)
+	return strings.HasSuffix(k, "_EMULATOR_HOST") || k == "FIREBASE_EMULATOR_HUB"
+}
+
+// CheckNoEmulatorEnv refuses commands that would give a deployed function an
+// emulator variable.
+func CheckNoEmulatorEnv(cmds []Command) error {
+	for _, c := range cmds {
+		for _, a := range slices.Concat(c.Args, c.Update) {
+			flag, list, ok := strings.Cut(a, "=")
+			if !ok || !strings.HasPrefix(flag, "--") || !strings.Contains(flag, "env-vars") {
+				continue
+			}
+			for pair := range strings.SplitSeq(list, ",") {
+				if k, _, _ := strings.Cut(pair, "="); IsEmulatorVar(k) {
+					return fmt.Errorf("%w: %s in %s", ErrEmulatorEnv, k, flag)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// CheckLiveProject refuses a real deploy to a demo- project. A dry run may
+// use one: it changes nothing.
+func CheckLiveProject(project string) error {
+	if config.IsDemoProject(project) {
+		return fmt.Errorf("%w: refusing to deploy to %q; pass -project with a real project id", ErrDemoProject, project)
+	}
+	return nil
+}
+
+// ProcessEnv returns environ without emulator variables, and the names it
+// dropped. The CLIs the deploy runs inherit its environment, and a developer's
+// shell set up for the emulators must not redirect them.
+func ProcessEnv(environ []string) (kept, dropped []string) {
+	for _, kv := range environ {
+		if k, _, _ := strings.Cut(kv, "="); IsEmulatorVar(k) {
+			dropped = append(dropped, k)
+			continue
+		}
+		kept = append(kept, kv)
+	}
+	return kept, dropped
+}
+
+// reservedEnv reports the names Cloud Run reserves for functions.
+func reservedEnv(k string) bool {
+	switch k {
+	case "PORT", "K_SERVICE", "K_REVISION", "K_CONFIGURATION", "FUNCTION_TARGET", "FUNCTION_SIGNATURE_TYPE":
+		return true
+	}
+	return strings.HasPrefix(k, "X_GOOGLE_")
+}
+
+func validProjectID(id string) bool {
+	if len(id) < 6 || len(id) > 30 || !isLower(rune(id[0])) || strings.HasSuffix(id, "-") {
+		return false
+	}
+	return !strings.ContainsFunc(id, func(r rune) bool { return !isLower(r) && !isDigit(r) && r != '-' })
+}
+
+func validTopic(t string) bool {
+	if len(t) < 3 || len(t) > 255 || !isLetter(rune(t[0])) || strings.HasPrefix(strings.ToLower(t), "goog") {
+		return false
+	}
+	return !strings.ContainsFunc(t, func(r rune) bool { return !isLetter(r) && !isDigit(r) && !strings.ContainsRune("-_.~+%", r) })
+}
+
+func validEnvKey(k string) bool {
+	if k == "" || isDigit(rune(k[0])) {
+		return false
+	}
+	return !strings.ContainsFunc(k, func(r rune) bool { return !isLetter(r) && !isDigit(r) && r != '_' })
+}
+
+func isLower(r rune) bool  { return 'a' <= r && r <= 'z' }
+func isLetter(r rune) bool { return isLower(r) || 'A' <= r && r <= 'Z' }
+func isDigit(r rune) bool  { return '0' <= r && r <= '9' }
+
+// Script renders cmds as the shell lines a dry run prints: each command's Why
+// as a comment above it, lookups as command substitutions, and what happens
+// when the resource already exists as a comment below.
+func Script(cmds []Command) string {
+	var b strings.Builder
+	for _, c := range cmds {
+		fmt.Fprintf(&b, "# %s\n%s\n", c.Why, c.shell(c.Args))
+		switch c.IfExists {
+		case SkipIfExists:
+			b.WriteString("#   if it already exists: keep it\n")
+		case UpdateIfExists:
+			fmt.Fprintf(&b, "#   if it already exists: %s\n", c.shell(c.Update))
+		}
+	}
+	return b.String()
+}
+
+// Line renders args as one shell command line.
+func Line(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = Quote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+func (c Command) shell(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = c.shellWord(a)
+	}
+	return strings.Join(q, " ")
+}
+
+// shellWord quotes a, turning placeholders into command substitutions so a
+// dry run's output can be pasted into a shell.
+func (c Command) shellWord(a string) string {
+	for _, l := range c.Lookups {
+		before, after, ok := strings.Cut(a, l.Placeholder)
+		if !ok {
+			continue
+		}
+		var b strings.Builder
+		if before != "" {
+			b.WriteString(Quote(before))
+		}
+		b.WriteString(`"$(` + Line(l.Args) + `)"`)
+		if after != "" {
+			b.WriteString(c.shellWord(after))
+		}
+		return b.String()
+	}
+	return Quote(a)
+}
+
+// Quote returns s as one POSIX shell word, unquoted when nothing in it is
+// special to the shell.
+func Quote(s string) string {
+	if s == "" {
+		return "''"
+	}
+	if !strings.ContainsFunc(s, func(r rune) bool {
+		return !isLetter(r) && !isDigit(r) && !strings.ContainsRune("_-./:=,@%+", r)
+	}) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// DefaultProject reads projects.default from root/.firebaserc, the project
+// the firebase CLI would use.
+func DefaultProject(root string) (string, error) {
+	var rc struct {
+		Projects map[string]string `json:"projects"`
+	}
+	data, err := os.ReadFile(filepath.Join(root, ".firebaserc"))
+	if err != nil {
+		return "", fmt.Errorf("default project: %w", err)
+	}
+	if err := json.Unmarshal(data, &rc); err != nil {
+		return "", fmt.Errorf("default project: .firebaserc: %w", err)
+	}
+	if rc.Projects["default"] == "" {
+		return "", errors.New("default project: .firebaserc has no projects.default")
+	}
+	return rc.Projects["default"], nil
+}

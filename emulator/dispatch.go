@@ -30,10 +30,16 @@ type DeliveryStats struct {
 // like Eventarc: the sender gets an acknowledgement at once, and the
 // function sees the deliveries concurrently, late, twice or reordered.
 type dispatcher struct {
-	faults Faults
-	queue  chan delivery
+	queue chan delivery
+
+	// active counts deliveries in flight, bounded by faults.Concurrency;
+	// the worker pool is as large as the largest concurrency allowed, so
+	// faults can change while running.
+	active int
+	slot   *sync.Cond
 
 	mu      sync.Mutex
+	faults  Faults
 	rng     *rand.Rand
 	stats   DeliveryStats
 	pending int // received but not finished
@@ -44,6 +50,9 @@ type dispatcher struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
+
+// maxConcurrency bounds Faults.Concurrency.
+const maxConcurrency = 128
 
 func newDispatcher(f Faults) *dispatcher {
 	f = f.withDefaults()
@@ -56,31 +65,43 @@ func newDispatcher(f Faults) *dispatcher {
 		cancel: cancel,
 	}
 	d.idle = sync.NewCond(&d.mu)
-	for range f.Concurrency {
+	d.slot = sync.NewCond(&d.mu)
+	for range maxConcurrency {
 		d.wg.Add(1)
 		go d.worker()
 	}
 	return d
 }
 
+// setFaults changes the faults for deliveries not yet started.
+func (d *dispatcher) setFaults(f Faults) {
+	f = f.withDefaults()
+	f.Concurrency = min(f.Concurrency, maxConcurrency)
+	d.mu.Lock()
+	d.faults = f
+	d.rng = rand.New(rand.NewSource(f.Seed))
+	d.slot.Broadcast()
+	d.mu.Unlock()
+}
+
 // enqueue accepts a trigger; copies and reordering are decided here.
 func (d *dispatcher) enqueue(dl delivery) {
 	d.mu.Lock()
 	d.stats.Received++
-	copies := 1
+	copies := d.faults.Copies
 	if d.faults.DuplicateRate > 0 && d.rng.Float64() < d.faults.DuplicateRate {
-		copies = 2
-		d.stats.Duplicated++
+		copies++
 	}
+	d.stats.Duplicated += int64(copies - 1)
 	d.pending += copies
-	if d.faults.ReorderWindow > 0 {
+	if window := d.faults.ReorderWindow; window > 0 {
 		startTimer := len(d.held) == 0
 		for range copies {
 			d.held = append(d.held, dl)
 		}
 		d.mu.Unlock()
 		if startTimer {
-			time.AfterFunc(d.faults.ReorderWindow, d.release)
+			time.AfterFunc(window, d.release)
 		}
 		return
 	}
@@ -102,22 +123,37 @@ func (d *dispatcher) release() {
 	}
 }
 
+// worker takes a slot before taking a delivery, so that at concurrency 1
+// deliveries leave in arrival order.
 func (d *dispatcher) worker() {
 	defer d.wg.Done()
 	for {
+		d.mu.Lock()
+		for d.active >= d.faults.Concurrency && d.ctx.Err() == nil {
+			d.slot.Wait()
+		}
+		d.active++
+		d.mu.Unlock()
 		select {
 		case <-d.ctx.Done():
 			return
 		case dl := <-d.queue:
 			d.deliver(dl)
 		}
+		d.mu.Lock()
+		d.active--
+		d.slot.Signal()
+		d.mu.Unlock()
 	}
 }
 
 func (d *dispatcher) deliver(dl delivery) {
 	ok := false
 	backoff := 100 * time.Millisecond
-	for attempt := 1; attempt <= d.faults.MaxAttempts && d.ctx.Err() == nil; attempt++ {
+	d.mu.Lock()
+	maxAttempts := d.faults.MaxAttempts
+	d.mu.Unlock()
+	for attempt := 1; attempt <= maxAttempts && d.ctx.Err() == nil; attempt++ {
 		if lat := d.latency(); lat > 0 {
 			sleep(d.ctx, lat)
 		}
@@ -128,7 +164,7 @@ func (d *dispatcher) deliver(dl delivery) {
 			ok = true
 			break
 		}
-		if attempt < d.faults.MaxAttempts {
+		if attempt < maxAttempts {
 			sleep(d.ctx, backoff)
 			backoff = min(2*backoff, 5*time.Second)
 		}
@@ -147,12 +183,12 @@ func (d *dispatcher) deliver(dl delivery) {
 }
 
 func (d *dispatcher) latency() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	f := d.faults
 	if f.MaxLatency <= 0 {
 		return 0
 	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	return f.MinLatency + time.Duration(d.rng.Int63n(int64(f.MaxLatency-f.MinLatency)+1))
 }
 
@@ -188,6 +224,9 @@ func (d *dispatcher) wait(ctx context.Context) error {
 
 func (d *dispatcher) close() {
 	d.cancel()
+	d.mu.Lock()
+	d.slot.Broadcast()
+	d.mu.Unlock()
 	d.wg.Wait()
 }
 

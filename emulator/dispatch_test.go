@@ -63,6 +63,10 @@ func TestDispatcherFaults(t *testing.T) {
 			require.Len(t, r.order, 2*n)
 			require.EqualValues(t, n, s.Duplicated)
 		}},
+		{"every delivery three times", Faults{Copies: 3}, 0, func(t *testing.T, r *recorder, s DeliveryStats) {
+			require.Len(t, r.order, 3*n)
+			require.EqualValues(t, 2*n, s.Duplicated)
+		}},
 		{"reorder window shuffles", Faults{ReorderWindow: 50 * time.Millisecond, Seed: 7}, 0, func(t *testing.T, r *recorder, s DeliveryStats) {
 			require.Len(t, r.order, n)
 			inOrder := true

@@ -15,7 +15,10 @@ import (
 type Faults struct {
 	// Concurrency is how many deliveries run at once (default 1).
 	Concurrency int
-	// DuplicateRate is the probability (0..1) that a delivery is sent twice.
+	// Copies delivers every trigger this many times (default 1).
+	Copies int
+	// DuplicateRate is the probability (0..1) that a delivery is sent once
+	// more than Copies.
 	DuplicateRate float64
 	// ReorderWindow holds deliveries this long and releases them shuffled.
 	ReorderWindow time.Duration
@@ -41,6 +44,7 @@ func FaultsFromEnv() (Faults, error) {
 		}
 	}
 	get("EMULATOR_DELIVERY_CONCURRENCY", func(v string) (e error) { f.Concurrency, e = strconv.Atoi(v); return })
+	get("EMULATOR_COPIES", func(v string) (e error) { f.Copies, e = strconv.Atoi(v); return })
 	get("EMULATOR_DUPLICATE_RATE", func(v string) (e error) { f.DuplicateRate, e = strconv.ParseFloat(v, 64); return })
 	get("EMULATOR_REORDER_WINDOW", func(v string) (e error) { f.ReorderWindow, e = time.ParseDuration(v); return })
 	get("EMULATOR_MIN_LATENCY", func(v string) (e error) { f.MinLatency, e = time.ParseDuration(v); return })
@@ -53,6 +57,9 @@ func FaultsFromEnv() (Faults, error) {
 func (f Faults) withDefaults() Faults {
 	if f.Concurrency <= 0 {
 		f.Concurrency = 1
+	}
+	if f.Copies <= 0 {
+		f.Copies = 1
 	}
 	if f.MaxAttempts <= 0 {
 		f.MaxAttempts = 1

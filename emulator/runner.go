@@ -215,6 +215,9 @@ func (l *Local) CallableURL(name string) string {
 // decodes it to the raw protobuf bytes production Eventarc sends.
 func (l *Local) SetEventarcEncoding(raw bool) { l.rawEvents.Store(raw) }
 
+// SetFaults changes how triggers are delivered from now on.
+func (l *Local) SetFaults(f Faults) { l.dispatcher.setFaults(f) }
+
 // Deliveries returns the trigger delivery counters.
 func (l *Local) Deliveries() DeliveryStats { return l.dispatcher.Stats() }
 

@@ -20,10 +20,14 @@ import (
 	"os"
 
 	"cloud.google.com/go/firestore"
+	"cloud.google.com/go/pubsub/v2"
 	firebase "firebase.google.com/go/v4"
 
 	"github.com/pajama-app/sharedexperiences/shared/callable"
 	"github.com/pajama-app/sharedexperiences/shared/config"
+	"github.com/pajama-app/sharedexperiences/shared/events"
+	"github.com/pajama-app/sharedexperiences/shared/experiences"
+	"github.com/pajama-app/sharedexperiences/shared/fanout"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
@@ -36,6 +40,7 @@ type App struct {
 	fs       *firestore.Client
 	verifier callable.Verifier
 	sessions *sessions.Store
+	seq      *events.Sequencer
 }
 
 // Deps are the clients an App uses.
@@ -43,7 +48,9 @@ type Deps struct {
 	Firestore *firestore.Client
 	// Verifier checks callers' ID tokens (firebase-admin-go's *auth.Client).
 	Verifier callable.Verifier
-	Logger   *slog.Logger
+	// Events receives accepted events (nil: no fan-out).
+	Events events.Publisher
+	Logger *slog.Logger
 }
 
 // New returns an App over its dependencies.
@@ -52,12 +59,18 @@ func New(cfg config.Config, deps Deps) *App {
 	if log == nil {
 		log = logging.New(os.Stdout, slog.LevelInfo)
 	}
+	seqOpts := &events.Options{
+		MaxEventBytes: cfg.MaxEventBytes,
+		SenderLimit:   events.Limit{PerSecond: cfg.SenderEventsPerSecond, Burst: 2 * cfg.SenderEventsPerSecond},
+		SessionLimit:  events.Limit{PerSecond: cfg.SessionEventsPerSecond, Burst: 2 * cfg.SessionEventsPerSecond},
+	}
 	return &App{
 		cfg:      cfg,
 		log:      log,
 		fs:       deps.Firestore,
 		verifier: deps.Verifier,
 		sessions: sessions.NewStore(deps.Firestore),
+		seq:      events.NewSequencer(deps.Firestore, experiences.Default(), deps.Events, seqOpts, log),
 	}
 }
 
@@ -81,5 +94,13 @@ func NewFromEnv(ctx context.Context) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("firestore client: %w", err)
 	}
-	return New(cfg, Deps{Firestore: fs, Verifier: authClient}), nil
+	deps := Deps{Firestore: fs, Verifier: authClient}
+	if cfg.PublishEvents {
+		ps, err := pubsub.NewClient(ctx, cfg.ProjectID)
+		if err != nil {
+			return nil, fmt.Errorf("pubsub client: %w", err)
+		}
+		deps.Events = fanout.NewPublisher(ps, TopicExperienceEvents)
+	}
+	return New(cfg, deps), nil
 }

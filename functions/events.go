@@ -6,14 +6,14 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/pajama-app/sharedexperiences/shared/events"
 	"github.com/pajama-app/sharedexperiences/shared/firestoreevent"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
 // onEventCreated receives every created experience_sessions/*/events/*
-// document. A payload that can never be processed is logged and answered
+// document and has it decided, with whatever else is pending in its
+// session (see package events); the decision itself is logged there. A payload that can never be processed is logged and answered
 // with success, so Eventarc does not retry it forever; a transient failure
 // returns the error, and Eventarc redelivers.
 func (a *App) onEventCreated(ctx context.Context, e event.Event) error {
@@ -35,18 +35,10 @@ func (a *App) onEventCreated(ctx context.Context, e event.Event) error {
 	}
 	log = log.With(logging.KeySessionID, sessionID, logging.KeyEventID, eventID)
 
-	ev, decodeErr := events.FromFields(firestoreevent.Fields(data.GetValue().GetFields()))
-	out, err := events.NewSequencer(a.fs).Sequence(ctx, sessionID, eventID, ev, decodeErr)
-	if err != nil {
+	if _, err := a.seq.Sequence(ctx, sessionID, eventID); err != nil {
 		log.ErrorContext(ctx, "sequencing failed; will be retried", "error", err.Error())
 		return err
 	}
-	log.InfoContext(ctx, "event decided",
-		logging.KeyOutcome, out.Status,
-		logging.KeyReason, string(out.Reason),
-		logging.KeySequenceNumber, out.SequenceNumber,
-		"type", ev.Type,
-		"redelivery", out.AlreadyDone)
 	return nil
 }
 

@@ -48,6 +48,10 @@ type Config struct {
 
 	// MaxEventBytes bounds the encoded size of one event (MAX_EVENT_BYTES).
 	MaxEventBytes int
+	// SenderEventsPerSecond and SessionEventsPerSecond are the sustained
+	// event rates accepted per sender and per session, with bursts of twice
+	// as many (SENDER_EVENTS_PER_SECOND, SESSION_EVENTS_PER_SECOND).
+	SenderEventsPerSecond, SessionEventsPerSecond float64
 
 	// AuthEmulatorHost is FIREBASE_AUTH_EMULATOR_HOST; only ever non-empty for
 	// a demo- project.
@@ -63,6 +67,9 @@ func Default() Config {
 		StaleSessionAfter: 2 * time.Hour,
 		PresenceGrace:     30 * time.Second,
 		MaxEventBytes:     16 << 10,
+
+		SenderEventsPerSecond:  20,
+		SessionEventsPerSecond: 100,
 	}
 }
 
@@ -84,6 +91,8 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	c.StaleSessionAfter = r.duration("STALE_SESSION_AFTER", c.StaleSessionAfter)
 	c.PresenceGrace = r.duration("PRESENCE_GRACE", c.PresenceGrace)
 	c.MaxEventBytes = r.integer("MAX_EVENT_BYTES", c.MaxEventBytes)
+	c.SenderEventsPerSecond = r.float("SENDER_EVENTS_PER_SECOND", c.SenderEventsPerSecond)
+	c.SessionEventsPerSecond = r.float("SESSION_EVENTS_PER_SECOND", c.SessionEventsPerSecond)
 	c.AuthEmulatorHost = r.str("FIREBASE_AUTH_EMULATOR_HOST", "")
 	if r.err != nil {
 		return Config{}, r.err
@@ -101,10 +110,19 @@ func (c Config) Validate() error {
 			"unsigned emulator tokens are only accepted for demo- projects", ErrInvalid, c.ProjectID)
 	case c.StaleSessionAfter <= 0, c.PresenceGrace <= 0:
 		return fmt.Errorf("%w: timeouts must be positive", ErrInvalid)
+	case c.SenderEventsPerSecond <= 0, c.SessionEventsPerSecond <= 0:
+		return fmt.Errorf("%w: event rates must be positive", ErrInvalid)
 	case c.MaxEventBytes <= 0:
 		return fmt.Errorf("%w: MAX_EVENT_BYTES must be positive", ErrInvalid)
 	}
 	return nil
+}
+
+// Variables lists the environment variables FromEnv reads for the
+// backend's own settings, so a runner can pass exactly these through.
+func Variables() []string {
+	return []string{"FUNCTION_REGION", "PUBLISH_EVENTS", "SNAPSHOTS_ENABLED", "STALE_SESSION_AFTER",
+		"PRESENCE_GRACE", "MAX_EVENT_BYTES", "SENDER_EVENTS_PER_SECOND", "SESSION_EVENTS_PER_SECOND"}
 }
 
 // IsDemoProject reports whether id names an emulator-only project.
@@ -140,6 +158,11 @@ func (r *reader) boolean(key string, def bool) bool {
 
 func (r *reader) integer(key string, def int) int {
 	r.parse(key, func(v string) (err error) { def, err = strconv.Atoi(v); return err })
+	return def
+}
+
+func (r *reader) float(key string, def float64) float64 {
+	r.parse(key, func(v string) (err error) { def, err = strconv.ParseFloat(v, 64); return err })
 	return def
 }
 

@@ -1,13 +1,26 @@
-// Package events is the StateSyncEvent pipeline on the server: decoding an
-// event a client wrote, validating it, and giving it its place in the
-// session's one order (sequenceNumber 1, 2, 3...).
+// Package events is the StateSyncEvent pipeline on the server: validating
+// the events clients write, giving the accepted ones their place in the
+// session's one order (sequenceNumber 1, 2, 3... with no gap), and handing
+// them to the fan-out.
+//
+// # Batches
+//
+// Firestore sustains about one write a second on one document, so the
+// session document cannot be written once per event. A sequencing run
+// decides every pending event of a session in one transaction and writes
+// the session once. Within a process, the triggers of one session queue on
+// a lane: the first runs the batch, and those whose events it decided return
+// without touching Firestore.
 //
 // # Exactly-once over at-least-once
 //
-// Triggers arrive at least once, late and out of order. Every decision is
-// taken inside a Firestore transaction that first reads the event: an event
-// that already carries a status was decided before, and is left alone, so a
-// redelivery changes nothing.
+// Triggers arrive at least once, late, out of order and concurrently. Every
+// decision is taken in a transaction that first reads the event: an event
+// that already has a status was decided before and is left alone. Order
+// comes from the events' createdAt (the commit time, which the rules force
+// to request.time), then clientSequenceNumber, then id, never from arrival;
+// rate limits are computed on createdAt too, so a redelivery can never
+// change an outcome.
 package events
 
 import (
@@ -15,7 +28,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/pajama-app/sharedexperiences/shared/firestoreevent"
+	"cloud.google.com/go/firestore"
 )
 
 // Status values the server writes on an event.
@@ -32,55 +45,105 @@ const (
 	ReasonUnknownSession  RejectReason = "unknown_session"
 	ReasonSessionInactive RejectReason = "session_not_active"
 	ReasonNotParticipant  RejectReason = "sender_not_participant"
-	ReasonIDMismatch      RejectReason = "id_mismatch"
-	ReasonMalformed       RejectReason = "malformed_event"
-	ReasonTooLarge        RejectReason = "too_large"
-	ReasonSystemReserved  RejectReason = "system_event_reserved"
 	ReasonUnknownType     RejectReason = "unknown_type"
 	ReasonInvalidData     RejectReason = "invalid_data"
+	ReasonTooLarge        RejectReason = "too_large"
+	ReasonIDMismatch      RejectReason = "id_mismatch"
+	ReasonSystemReserved  RejectReason = "system_event_reserved"
 	ReasonRateLimited     RejectReason = "rate_limited"
+	ReasonMalformed       RejectReason = "malformed_event"
 )
 
-// Event is a StateSyncEvent as the client wrote it.
+// OriginServer marks an event the functions wrote themselves (the system
+// events). The rules' field allow-list keeps clients from writing "origin".
+const OriginServer = "server"
+
+// Event is a StateSyncEvent as stored.
 type Event struct {
+	// DocID is the document id; ID is the client's "id" field.
+	DocID                string
 	ID                   string
 	Type                 string
 	SenderID             string
 	Data                 map[string]string
 	ClientSequenceNumber int64
 	CreatedAt            time.Time
+	Origin               string
+
+	// Server fields: empty Status means not decided yet.
+	Status         string
+	SequenceNumber int64
+	RejectReason   string
+
+	// size approximates the stored size, for the size limit.
+	size int
+	// malformed is why the client fields could not be read, if they could
+	// not.
+	malformed error
 }
 
-// ErrMalformed reports an event document that lacks a client field or has
-// one of the wrong type.
+// ErrMalformed reports an event document whose client fields are missing or
+// of the wrong type.
 var ErrMalformed = errors.New("malformed event")
 
-// FromFields decodes the client-written fields of an event document.
-func FromFields(f firestoreevent.Fields) (Event, error) {
-	var e Event
+// fromSnapshot reads an event document. A malformed one is still returned,
+// with its reason, so it can be rejected.
+func fromSnapshot(doc *firestore.DocumentSnapshot) Event {
+	m := doc.Data()
+	e := Event{DocID: doc.Ref.ID}
+	e.Status, _ = m["status"].(string)
+	e.SequenceNumber, _ = m["sequenceNumber"].(int64)
+	e.RejectReason, _ = m["rejectReason"].(string)
+	e.Origin, _ = m["origin"].(string)
+
 	var ok bool
-	if e.ID, ok = f.String("id"); !ok {
-		return e, fmt.Errorf("%w: id must be a string", ErrMalformed)
+	fail := func(format string, args ...any) Event {
+		if e.malformed == nil {
+			e.malformed = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, args...)...)
+		}
+		return e
 	}
-	if e.Type, ok = f.String("type"); !ok {
-		return e, fmt.Errorf("%w: type must be a string", ErrMalformed)
+	e.CreatedAt, ok = m["createdAt"].(time.Time)
+	if !ok {
+		fail("createdAt must be a timestamp")
 	}
-	if e.SenderID, ok = f.String("senderId"); !ok {
-		return e, fmt.Errorf("%w: senderId must be a string", ErrMalformed)
+	if e.ID, ok = m["id"].(string); !ok {
+		fail("id must be a string")
 	}
-	if e.ClientSequenceNumber, ok = f.Int("clientSequenceNumber"); !ok {
-		return e, fmt.Errorf("%w: clientSequenceNumber must be an integer", ErrMalformed)
+	if e.Type, ok = m["type"].(string); !ok {
+		fail("type must be a string")
 	}
-	if e.CreatedAt, ok = f.Time("createdAt"); !ok {
-		return e, fmt.Errorf("%w: createdAt must be a timestamp", ErrMalformed)
+	if e.SenderID, ok = m["senderId"].(string); !ok {
+		fail("senderId must be a string")
 	}
-	data, present, err := f.StringMap("data")
-	switch {
-	case err != nil:
-		return e, fmt.Errorf("%w: %v", ErrMalformed, err)
-	case !present:
-		return e, fmt.Errorf("%w: data must be a map of strings", ErrMalformed)
+	if e.ClientSequenceNumber, ok = m["clientSequenceNumber"].(int64); !ok {
+		fail("clientSequenceNumber must be an integer")
 	}
-	e.Data = data
-	return e, nil
+	e.size = len(e.DocID) + len(e.ID) + len(e.Type) + len(e.SenderID) + 64
+	raw, ok := m["data"].(map[string]any)
+	if !ok {
+		return fail("data must be a map of strings")
+	}
+	e.Data = make(map[string]string, len(raw))
+	for k, v := range raw {
+		s, ok := v.(string)
+		if !ok {
+			return fail("data.%s must be a string", k)
+		}
+		e.Data[k] = s
+		e.size += len(k) + len(s) + 2
+	}
+	return e
+}
+
+// before orders events as the session sees them: commit time, then the
+// client's tie-breaker, then id.
+func before(a, b Event) bool {
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.Before(b.CreatedAt)
+	}
+	if a.ClientSequenceNumber != b.ClientSequenceNumber {
+		return a.ClientSequenceNumber < b.ClientSequenceNumber
+	}
+	return a.DocID < b.DocID
 }

@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/pajama-app/sharedexperiences/emulator"
+	"github.com/pajama-app/sharedexperiences/shared/config"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
 )
 
@@ -100,11 +101,9 @@ Ctrl-C stops everything.
 // functions host.
 func functionsEnv() []string {
 	var env []string
-	for _, kv := range os.Environ() {
-		for _, key := range []string{"PUBLISH_EVENTS=", "SNAPSHOTS_ENABLED=", "STALE_SESSION_AFTER=", "PRESENCE_GRACE=", "MAX_EVENT_BYTES="} {
-			if strings.HasPrefix(kv, key) {
-				env = append(env, kv)
-			}
+	for _, key := range config.Variables() {
+		if v, ok := os.LookupEnv(key); ok {
+			env = append(env, key+"="+v)
 		}
 	}
 	return env

@@ -1,0 +1,102 @@
+package events
+
+import (
+	"context"
+	"fmt"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/pajama-app/sharedexperiences/shared/sessions"
+)
+
+// The publish cursor lives in a server-only document (no rule matches it),
+// so advancing it costs no write on the contended session document.
+const (
+	serverCollection = "server"
+	publisherDoc     = "publisher"
+)
+
+type publishCursor struct {
+	LastPublishedSequenceNumber int64 `firestore:"lastPublishedSequenceNumber"`
+}
+
+// publish sends the accepted events up to the newest one this run knows of,
+// in sequence order, starting after the cursor: events a crashed or failed
+// earlier run left unpublished go first. A crash between Publish and the
+// cursor write publishes those events again on the next run: at least once,
+// and exactly once as far as one run can tell.
+func (s *Sequencer) publish(ctx context.Context, sessionID string, res runResult) error {
+	upTo := res.alreadyDecided
+	if n := len(res.accepted); n > 0 {
+		upTo = res.accepted[n-1].SequenceNumber
+	}
+	if s.pub == nil || upTo == 0 {
+		return nil
+	}
+	sessRef := s.fs.Collection(sessions.SessionsCollection).Doc(sessionID)
+	cursorRef := sessRef.Collection(serverCollection).Doc(publisherDoc)
+	var cur publishCursor
+	snap, err := cursorRef.Get(ctx)
+	s.Stats.add(func(st *Stats) { st.Reads++ })
+	switch {
+	case status.Code(err) == codes.NotFound:
+	case err != nil:
+		return fmt.Errorf("read publish cursor: %w", err)
+	default:
+		if err := snap.DataTo(&cur); err != nil {
+			return fmt.Errorf("decode publish cursor: %w", err)
+		}
+	}
+	if cur.LastPublishedSequenceNumber >= upTo {
+		return nil
+	}
+
+	first := upTo + 1
+	if len(res.accepted) > 0 {
+		first = res.accepted[0].SequenceNumber
+	}
+	var out []Event
+	if cur.LastPublishedSequenceNumber+1 < first {
+		docs, err := sessRef.Collection(sessions.EventsCollection).
+			Where("sequenceNumber", ">", cur.LastPublishedSequenceNumber).
+			Where("sequenceNumber", "<", first).
+			OrderBy("sequenceNumber", firestore.Asc).
+			Documents(ctx).GetAll()
+		s.Stats.add(func(st *Stats) { st.Reads += int64(max(len(docs), 1)) })
+		if err != nil {
+			return fmt.Errorf("read unpublished events: %w", err)
+		}
+		for _, d := range docs {
+			out = append(out, fromSnapshot(d))
+		}
+	}
+	for _, ev := range res.accepted {
+		if ev.SequenceNumber > cur.LastPublishedSequenceNumber {
+			out = append(out, ev)
+		}
+	}
+	experienceID := res.experienceID
+	if experienceID == "" {
+		snap, err := sessRef.Get(ctx)
+		s.Stats.add(func(st *Stats) { st.Reads++ })
+		if err != nil {
+			return fmt.Errorf("read session for publish: %w", err)
+		}
+		experienceID, _ = snap.Data()["experienceId"].(string)
+	}
+	msgs := make([]Accepted, len(out))
+	for i, ev := range out {
+		msgs[i] = Accepted{Event: ev, ExperienceID: experienceID}
+	}
+	if err := s.pub.Publish(ctx, sessionID, msgs); err != nil {
+		return fmt.Errorf("publish %d events of session %s: %w", len(msgs), sessionID, err)
+	}
+	s.Stats.add(func(st *Stats) { st.Published += int64(len(msgs)); st.Writes++ })
+	_, err = cursorRef.Set(ctx, publishCursor{LastPublishedSequenceNumber: upTo})
+	if err != nil {
+		return fmt.Errorf("advance publish cursor: %w", err)
+	}
+	return nil
+}

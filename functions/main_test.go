@@ -13,6 +13,9 @@ var env *emulatortest.Env
 
 func TestMain(m *testing.M) {
 	os.Exit(emulatortest.Main(m, emulator.Options{
-		FunctionsEnv: []string{"STALE_SESSION_AFTER=1h"},
+		// The session rate is raised so the throughput tests measure the
+		// pipeline, not the limit; the sender limit keeps its default
+		// (20/s, bursts of 40), which the rate_limited case relies on.
+		FunctionsEnv: []string{"STALE_SESSION_AFTER=1h", "SESSION_EVENTS_PER_SECOND=5000"},
 	}, &env))
 }

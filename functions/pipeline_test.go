@@ -76,7 +76,10 @@ func TestRejectionReasons(t *testing.T) {
 		{"invalid_data", false, false, with(func(m map[string]any) { m["data"] = map[string]any{"storyId": "s", "extra": "x"} })},
 		{"too_large", false, false, with(func(m map[string]any) { m["data"] = map[string]any{"storyId": strings.Repeat("x", 20000)} })},
 		{"id_mismatch", false, false, with(func(m map[string]any) { m["id"] = "someone-else" })},
-		{"system_event_reserved", false, false, with(func(m map[string]any) { m["type"] = "participant_joined"; m["data"] = map[string]any{"userId": owner.UID} })},
+		{"system_event_reserved", false, false, with(func(m map[string]any) {
+			m["type"] = "participant_joined"
+			m["data"] = map[string]any{"userId": owner.UID}
+		})},
 		{"malformed_event", false, false, with(func(m map[string]any) { m["clientSequenceNumber"] = "1" })},
 		{"malformed_event", false, false, with(func(m map[string]any) { m["data"] = map[string]any{"storyId": 7} })},
 		{"malformed_event", false, false, with(func(m map[string]any) { delete(m, "createdAt") })},

@@ -112,6 +112,51 @@ func startWithRetry(opts emulator.Options) (*emulator.Local, error) {
 	return nil, err
 }
 
+// MainStack is Main for packages that need the emulators but not the
+// functions: no triggers are registered, so the tests drive the domain code
+// themselves. *stack is nil when the emulators are not installed and
+// EMULATORS_REQUIRED is not 1 (tests then skip).
+func MainStack(m *testing.M, stack **emulator.Stack) int {
+	flag.Parse()
+	if testing.Short() {
+		return m.Run()
+	}
+	root, err := emulator.ModuleRoot()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "emulatortest:", err)
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var s *emulator.Stack
+	for attempt := 1; attempt <= 3; attempt++ {
+		s, err = emulator.StartStack(ctx, emulator.StackOptions{
+			ProjectID: "demo-test-" + ID("")[:8],
+			RulesPath: root + "/firestore.rules",
+			NodeDir:   root + "/emulator",
+			Logs:      logSink(),
+		})
+		if err == nil || errors.Is(err, emulator.ErrToolMissing) {
+			break
+		}
+	}
+	if err != nil {
+		if errors.Is(err, emulator.ErrToolMissing) && os.Getenv("EMULATORS_REQUIRED") != "1" {
+			fmt.Printf("emulatortest: emulator tests skipped: %v\n", err)
+			return m.Run()
+		}
+		fmt.Fprintf(os.Stderr, "emulatortest: cannot start the emulators: %v\n", err)
+		return 1
+	}
+	defer s.Stop()
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
+	*stack = s
+	return m.Run()
+}
+
 // logSink keeps the children's output out of test output unless
 // EMULATOR_LOGS names a file ("-" for stderr).
 func logSink() io.Writer {

@@ -39,7 +39,7 @@ func (s *Sequencer) publish(ctx context.Context, sessionID string, res runResult
 	cursorRef := sessRef.Collection(serverCollection).Doc(publisherDoc)
 	var cur publishCursor
 	snap, err := cursorRef.Get(ctx)
-	s.Stats.add(func(st *Stats) { st.Reads++ })
+	s.Stats.add(func(st *Counters) { st.Reads++ })
 	switch {
 	case status.Code(err) == codes.NotFound:
 	case err != nil:
@@ -64,7 +64,7 @@ func (s *Sequencer) publish(ctx context.Context, sessionID string, res runResult
 			Where("sequenceNumber", "<", first).
 			OrderBy("sequenceNumber", firestore.Asc).
 			Documents(ctx).GetAll()
-		s.Stats.add(func(st *Stats) { st.Reads += int64(max(len(docs), 1)) })
+		s.Stats.add(func(st *Counters) { st.Reads += int64(max(len(docs), 1)) })
 		if err != nil {
 			return fmt.Errorf("read unpublished events: %w", err)
 		}
@@ -80,7 +80,7 @@ func (s *Sequencer) publish(ctx context.Context, sessionID string, res runResult
 	experienceID := res.experienceID
 	if experienceID == "" {
 		snap, err := sessRef.Get(ctx)
-		s.Stats.add(func(st *Stats) { st.Reads++ })
+		s.Stats.add(func(st *Counters) { st.Reads++ })
 		if err != nil {
 			return fmt.Errorf("read session for publish: %w", err)
 		}
@@ -93,7 +93,7 @@ func (s *Sequencer) publish(ctx context.Context, sessionID string, res runResult
 	if err := s.pub.Publish(ctx, sessionID, msgs); err != nil {
 		return fmt.Errorf("publish %d events of session %s: %w", len(msgs), sessionID, err)
 	}
-	s.Stats.add(func(st *Stats) { st.Published += int64(len(msgs)); st.Writes++ })
+	s.Stats.add(func(st *Counters) { st.Published += int64(len(msgs)); st.Writes++ })
 	_, err = cursorRef.Set(ctx, publishCursor{LastPublishedSequenceNumber: upTo})
 	if err != nil {
 		return fmt.Errorf("advance publish cursor: %w", err)

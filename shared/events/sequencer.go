@@ -118,7 +118,7 @@ func (s *Sequencer) step(ctx context.Context, lane *lane, sessionID, eventID str
 	lane.mu.Lock()
 	defer lane.mu.Unlock()
 	if out, ok := lane.decided[eventID]; ok {
-		s.Stats.add(func(st *Stats) { st.CachedTriggers++ })
+		s.Stats.add(func(st *Counters) { st.CachedTriggers++ })
 		return out, true, nil
 	}
 	res, err := s.run(ctx, sessionID, eventID)
@@ -177,12 +177,15 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 	sessRef := s.fs.Collection(sessions.SessionsCollection).Doc(sessionID)
 	evCol := sessRef.Collection(sessions.EventsCollection)
 	var res runResult
-	attempts := 0
+	// Writes count once committed; an aborted attempt's writes never
+	// happened (its reads did, and are counted as they are made).
+	attempts, writes, sessionWrites := 0, int64(0), int64(0)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		attempts++
+		writes, sessionWrites = 0, 0
 		res = runResult{decided: map[string]Outcome{}}
 		own, err := tx.Get(evCol.Doc(eventID))
-		s.Stats.add(func(st *Stats) { st.Reads++ })
+		s.Stats.add(func(st *Counters) { st.Reads++ })
 		if status.Code(err) == codes.NotFound {
 			// Deleted after creation (pruned): nothing left to decide.
 			res.decided[eventID] = Outcome{Status: StatusRejected, Reason: ReasonMalformed}
@@ -199,9 +202,10 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		}
 
 		sessSnap, err := tx.Get(sessRef)
-		s.Stats.add(func(st *Stats) { st.Reads++ })
+		s.Stats.add(func(st *Counters) { st.Reads++ })
 		if status.Code(err) == codes.NotFound {
 			res.decided[eventID] = Outcome{Status: StatusRejected, Reason: ReasonUnknownSession}
+			writes++
 			return s.writeDecision(tx, evCol.Doc(eventID), ownEv, res.decided[eventID])
 		}
 		if err != nil {
@@ -241,6 +245,7 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 				res.accepted = append(res.accepted, ev)
 			}
 			res.decided[ev.DocID] = out
+			writes++
 			if err := s.writeDecision(tx, evCol.Doc(ev.DocID), ev, out); err != nil {
 				return err
 			}
@@ -267,16 +272,22 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 				firestore.Update{Path: "lastActivityAt", Value: now},
 			)
 		}
-		s.Stats.add(func(st *Stats) { st.Writes++; st.SessionWrites++ })
+		writes++
+		sessionWrites++
 		return tx.Update(sessRef, updates)
 	}, firestore.MaxAttempts(s.opts.MaxAttempts))
-	s.Stats.add(func(st *Stats) { st.Transactions++; st.TransactionAttempts += int64(attempts) })
+	s.Stats.add(func(st *Counters) { st.Transactions++; st.TransactionAttempts += int64(attempts) })
 	if err != nil {
 		return runResult{}, fmt.Errorf("sequence session %s: %w", sessionID, err)
 	}
-	if n := len(res.decided); n > 1 || len(res.accepted) > 0 {
-		s.Stats.add(func(st *Stats) { st.Decided += int64(n); st.Accepted += int64(len(res.accepted)) })
-	}
+	s.Stats.add(func(st *Counters) {
+		st.Writes += writes
+		st.SessionWrites += sessionWrites
+		if writes > 0 {
+			st.Decided += int64(len(res.decided))
+			st.Accepted += int64(len(res.accepted))
+		}
+	})
 	return res, nil
 }
 
@@ -293,7 +304,7 @@ func (s *Sequencer) pending(tx *firestore.Transaction, evCol *firestore.Collecti
 		q = q.StartAfter(cur.CreatedAt, cur.ClientSequenceNumber, cur.EventID)
 	}
 	docs, err := tx.Documents(q).GetAll()
-	s.Stats.add(func(st *Stats) { st.Reads += int64(max(len(docs), 1)) })
+	s.Stats.add(func(st *Counters) { st.Reads += int64(max(len(docs), 1)) })
 	if err != nil {
 		return nil, false, fmt.Errorf("query pending events: %w", err)
 	}
@@ -413,7 +424,6 @@ func (s *Sequencer) writeDecision(tx *firestore.Transaction, ref *firestore.Docu
 	} else {
 		updates = append(updates, firestore.Update{Path: "rejectReason", Value: string(out.Reason)})
 	}
-	s.Stats.add(func(st *Stats) { st.Writes++ })
 	if s.log != nil {
 		s.log.Info("event decided",
 			logging.KeySessionID, ref.Parent.Parent.ID, logging.KeyEventID, ev.DocID,

@@ -2,10 +2,9 @@ package events
 
 import "sync"
 
-// Stats counts what the sequencer did, from the code itself, so cost per
-// event is measured rather than estimated.
-type Stats struct {
-	mu                  sync.Mutex
+// Counters are what the sequencer did, counted by the code itself, so cost
+// per event is measured rather than estimated.
+type Counters struct {
 	Reads               int64 `json:"reads"`
 	Writes              int64 `json:"writes"`
 	SessionWrites       int64 `json:"sessionWrites"`
@@ -17,19 +16,21 @@ type Stats struct {
 	CachedTriggers      int64 `json:"cachedTriggers"`
 }
 
-func (s *Stats) add(f func(*Stats)) {
+// Stats accumulates Counters safely across goroutines.
+type Stats struct {
+	mu sync.Mutex
+	c  Counters
+}
+
+func (s *Stats) add(f func(*Counters)) {
 	s.mu.Lock()
-	f(s)
+	f(&s.c)
 	s.mu.Unlock()
 }
 
-// Snapshot returns a copy of the counters.
-func (s *Stats) Snapshot() Stats {
+// Snapshot returns the counters so far.
+func (s *Stats) Snapshot() Counters {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{
-		Reads: s.Reads, Writes: s.Writes, SessionWrites: s.SessionWrites,
-		Transactions: s.Transactions, TransactionAttempts: s.TransactionAttempts,
-		Decided: s.Decided, Accepted: s.Accepted, Published: s.Published, CachedTriggers: s.CachedTriggers,
-	}
+	return s.c
 }

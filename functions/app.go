@@ -64,13 +64,17 @@ func New(cfg config.Config, deps Deps) *App {
 		SenderLimit:   events.Limit{PerSecond: cfg.SenderEventsPerSecond, Burst: 2 * cfg.SenderEventsPerSecond},
 		SessionLimit:  events.Limit{PerSecond: cfg.SessionEventsPerSecond, Burst: 2 * cfg.SessionEventsPerSecond},
 	}
+	registry := experiences.Default()
 	return &App{
 		cfg:      cfg,
 		log:      log,
 		fs:       deps.Firestore,
 		verifier: deps.Verifier,
-		sessions: sessions.NewStore(deps.Firestore),
-		seq:      events.NewSequencer(deps.Firestore, experiences.Default(), deps.Events, seqOpts, log),
+		sessions: sessions.NewStore(deps.Firestore, &sessions.Options{KnownExperience: func(id string) bool {
+			_, ok := registry.Lookup(id)
+			return ok
+		}}),
+		seq: events.NewSequencer(deps.Firestore, registry, deps.Events, seqOpts, log),
 	}
 }
 
@@ -100,7 +104,7 @@ func NewFromEnv(ctx context.Context) (*App, error) {
 		if err != nil {
 			return nil, fmt.Errorf("pubsub client: %w", err)
 		}
-		deps.Events = fanout.NewPublisher(ps, TopicExperienceEvents)
+		deps.Events = fanout.NewPublisher(ps, TopicExperienceEvents, TopicSessionLifecycle)
 	}
 	return New(cfg, deps), nil
 }

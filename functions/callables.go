@@ -2,35 +2,142 @@ package functions
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/pajama-app/sharedexperiences/shared/callable"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
 
-// DiscoverSessionsRequest is the data of discoverSessions.
-type DiscoverSessionsRequest struct {
-	CallID string `json:"callId"`
-}
-
-// Validate implements callable.Validator.
-func (r *DiscoverSessionsRequest) Validate() error {
-	if r.CallID == "" {
-		return errors.New(`field "callId" is required`)
+// checkID rejects what cannot be a Firestore document id: empty, too long,
+// containing "/" (another path), "." or "..", or __reserved__.
+func checkID(field, v string) error {
+	switch {
+	case v == "":
+		return fmt.Errorf("field %q is required", field)
+	case len(v) > 128:
+		return fmt.Errorf("field %q must be at most 128 characters", field)
+	case strings.Contains(v, "/") || v == "." || v == ".." || strings.HasPrefix(v, "__") && strings.HasSuffix(v, "__"):
+		return fmt.Errorf("field %q is not a valid id", field)
 	}
 	return nil
 }
 
-// DiscoverSessionsResult is the result of discoverSessions.
-type DiscoverSessionsResult struct {
-	Sessions []sessions.Session `json:"sessions"`
+// Requests and results of the callable functions. Field names are the
+// client's (JSON); every field is required.
+type (
+	CreateSessionRequest struct {
+		CallID       string `json:"callId"`
+		ExperienceID string `json:"experienceId"`
+	}
+	DiscoverSessionsRequest struct {
+		CallID string `json:"callId"`
+	}
+	SessionRequest struct {
+		SessionID string `json:"sessionId"`
+	}
+	TransferOwnershipRequest struct {
+		SessionID  string `json:"sessionId"`
+		NewOwnerID string `json:"newOwnerId"`
+	}
+
+	SessionResult struct {
+		Session sessions.Session `json:"session"`
+	}
+	DiscoverSessionsResult struct {
+		Sessions []sessions.Session `json:"sessions"`
+	}
+	// JoinSessionResult is everything a joiner needs: the session, the
+	// latest snapshot (null when none exists yet) and the accepted events
+	// after it, in order. A client applies the snapshot, then the events,
+	// then listens to events with sequenceNumber > lastEventSequenceNumber.
+	JoinSessionResult struct {
+		Session                 sessions.Session          `json:"session"`
+		Snapshot                *snapshots.Snapshot       `json:"snapshot"`
+		Events                  []snapshots.AcceptedEvent `json:"events"`
+		LastEventSequenceNumber int64                     `json:"lastEventSequenceNumber"`
+	}
+)
+
+// Validate implements callable.Validator.
+func (r *CreateSessionRequest) Validate() error {
+	if err := checkID("callId", r.CallID); err != nil {
+		return err
+	}
+	return checkID("experienceId", r.ExperienceID)
+}
+
+// Validate implements callable.Validator.
+func (r *DiscoverSessionsRequest) Validate() error { return checkID("callId", r.CallID) }
+
+// Validate implements callable.Validator.
+func (r *SessionRequest) Validate() error { return checkID("sessionId", r.SessionID) }
+
+// Validate implements callable.Validator.
+func (r *TransferOwnershipRequest) Validate() error {
+	if err := checkID("sessionId", r.SessionID); err != nil {
+		return err
+	}
+	return checkID("newOwnerId", r.NewOwnerID)
+}
+
+func (a *App) handler(name string, fn callable.Func) http.Handler {
+	return callable.Handler(name, a.verifier, fn, a.callableOptions())
+}
+
+func (a *App) createSession() http.Handler {
+	return a.handler("createSession", callable.Typed(
+		func(ctx context.Context, auth *callable.Auth, req CreateSessionRequest) (SessionResult, error) {
+			s, err := a.sessions.Create(ctx, auth.UID, req.CallID, req.ExperienceID)
+			return SessionResult{Session: s}, err
+		}))
 }
 
 func (a *App) discoverSessions() http.Handler {
-	return callable.Handler("discoverSessions", a.verifier, callable.Typed(
+	return a.handler("discoverSessions", callable.Typed(
 		func(ctx context.Context, auth *callable.Auth, req DiscoverSessionsRequest) (DiscoverSessionsResult, error) {
 			found, err := a.sessions.Discover(ctx, auth.UID, req.CallID)
 			return DiscoverSessionsResult{Sessions: found}, err
-		}), a.callableOptions())
+		}))
+}
+
+func (a *App) joinSession() http.Handler {
+	return a.handler("joinSession", callable.Typed(
+		func(ctx context.Context, auth *callable.Auth, req SessionRequest) (JoinSessionResult, error) {
+			s, err := a.sessions.Join(ctx, auth.UID, req.SessionID)
+			if err != nil {
+				return JoinSessionResult{}, err
+			}
+			c, err := snapshots.ReadCatchUp(ctx, a.fs, req.SessionID)
+			if err != nil {
+				return JoinSessionResult{}, err
+			}
+			return JoinSessionResult{Session: s, Snapshot: c.Snapshot, Events: c.Events, LastEventSequenceNumber: c.After()}, nil
+		}))
+}
+
+func (a *App) leaveSession() http.Handler {
+	return a.handler("leaveSession", callable.Typed(
+		func(ctx context.Context, auth *callable.Auth, req SessionRequest) (SessionResult, error) {
+			s, err := a.sessions.Leave(ctx, auth.UID, req.SessionID)
+			return SessionResult{Session: s}, err
+		}))
+}
+
+func (a *App) endSession() http.Handler {
+	return a.handler("endSession", callable.Typed(
+		func(ctx context.Context, auth *callable.Auth, req SessionRequest) (SessionResult, error) {
+			s, err := a.sessions.End(ctx, auth.UID, req.SessionID)
+			return SessionResult{Session: s}, err
+		}))
+}
+
+func (a *App) transferOwnership() http.Handler {
+	return a.handler("transferOwnership", callable.Typed(
+		func(ctx context.Context, auth *callable.Auth, req TransferOwnershipRequest) (SessionResult, error) {
+			s, err := a.sessions.TransferOwnership(ctx, auth.UID, req.SessionID, req.NewOwnerID)
+			return SessionResult{Session: s}, err
+		}))
 }

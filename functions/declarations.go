@@ -76,11 +76,12 @@ func Declarations() []Declaration {
 			Retry:      true,
 			cloudEvent: (*App).onEventCreated,
 		},
-		{
-			Name: "discoverSessions",
-			Kind: Callable,
-			http: (*App).discoverSessions,
-		},
+		{Name: "createSession", Kind: Callable, http: (*App).createSession},
+		{Name: "discoverSessions", Kind: Callable, http: (*App).discoverSessions},
+		{Name: "joinSession", Kind: Callable, http: (*App).joinSession},
+		{Name: "leaveSession", Kind: Callable, http: (*App).leaveSession},
+		{Name: "endSession", Kind: Callable, http: (*App).endSession},
+		{Name: "transferOwnership", Kind: Callable, http: (*App).transferOwnership},
 		{
 			Name:     "closeStaleSessions",
 			Kind:     Schedule,

@@ -245,13 +245,19 @@ func (r *received) of(sessionID string) []*pubsub.Message {
 
 func subscribe(t *testing.T, ctx context.Context) *received {
 	t.Helper()
+	return subscribeTopic(t, ctx, functions.TopicExperienceEvents)
+}
+
+// subscribeTopic collects every message of a topic from now on.
+func subscribeTopic(t *testing.T, ctx context.Context, topic string) *received {
+	t.Helper()
 	client, err := pubsub.NewClient(ctx, env.ProjectID)
 	require.NoError(t, err)
 	t.Cleanup(func() { client.Close() })
 	name := fmt.Sprintf("projects/%s/subscriptions/%s", env.ProjectID, emulatortest.ID("test"))
 	_, err = client.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
 		Name:                  name,
-		Topic:                 fmt.Sprintf("projects/%s/topics/%s", env.ProjectID, functions.TopicExperienceEvents),
+		Topic:                 fmt.Sprintf("projects/%s/topics/%s", env.ProjectID, topic),
 		EnableMessageOrdering: true,
 		AckDeadlineSeconds:    60,
 	})

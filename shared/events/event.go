@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+
+	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
 // Status values the server writes on an event.
@@ -56,7 +58,7 @@ const (
 
 // OriginServer marks an event the functions wrote themselves (the system
 // events). The rules' field allow-list keeps clients from writing "origin".
-const OriginServer = "server"
+const OriginServer = sessions.OriginServer
 
 // Event is a StateSyncEvent as stored.
 type Event struct {

@@ -36,16 +36,51 @@ type EventMessage struct {
 	CreatedAt      time.Time         `json:"createdAt"`
 }
 
-// Publisher publishes accepted events to one topic with ordering keys.
-type Publisher struct {
-	topic *pubsub.Publisher
+// LifecycleMessage is the data of a session-lifecycle message: one per
+// membership change, derived from the system event that records it.
+type LifecycleMessage struct {
+	SessionID      string `json:"sessionId"`
+	ExperienceID   string `json:"experienceId"`
+	Change         string `json:"change"` // created, joined, left, owner_changed, ended
+	UserID         string `json:"userId,omitempty"`
+	PreviousOwner  string `json:"previousOwnerId,omitempty"`
+	NewOwner       string `json:"newOwnerId,omitempty"`
+	Reason         string `json:"reason,omitempty"`
+	SequenceNumber int64  `json:"sequenceNumber"`
 }
 
-// NewPublisher publishes to topic (an id or a full name) through client.
-func NewPublisher(client *pubsub.Client, topic string) *Publisher {
-	p := client.Publisher(topic)
+// Publisher publishes accepted events to the events topic, and the system
+// events among them also to the lifecycle topic, with ordering keys.
+type Publisher struct {
+	topic, lifecycle *pubsub.Publisher
+}
+
+// NewPublisher publishes to the two topics (ids or full names) through
+// client.
+func NewPublisher(client *pubsub.Client, eventsTopic, lifecycleTopic string) *Publisher {
+	p := client.Publisher(eventsTopic)
 	p.EnableMessageOrdering = true
-	return &Publisher{topic: p}
+	l := client.Publisher(lifecycleTopic)
+	l.EnableMessageOrdering = true
+	return &Publisher{topic: p, lifecycle: l}
+}
+
+// lifecycleChange names the membership change a system event records.
+func lifecycleChange(e events.Accepted) string {
+	switch e.Type {
+	case "participant_joined":
+		if e.Data["created"] == "true" {
+			return "created"
+		}
+		return "joined"
+	case "participant_left":
+		return "left"
+	case "owner_changed":
+		return "owner_changed"
+	case "experience_ended":
+		return "ended"
+	}
+	return ""
 }
 
 // Publish implements events.Publisher: it publishes the events in order
@@ -53,7 +88,22 @@ func NewPublisher(client *pubsub.Client, topic string) *Publisher {
 // ordering key; it is resumed so the retry can publish again.
 func (p *Publisher) Publish(ctx context.Context, sessionID string, evs []events.Accepted) error {
 	results := make([]*pubsub.PublishResult, 0, len(evs))
+	var lifecycle []*pubsub.PublishResult
 	for _, e := range evs {
+		if change := lifecycleChange(e); change != "" {
+			data, err := json.Marshal(LifecycleMessage{
+				SessionID: sessionID, ExperienceID: e.ExperienceID, Change: change, UserID: e.Data["userId"],
+				PreviousOwner: e.Data["previousOwnerId"], NewOwner: e.Data["newOwnerId"], Reason: e.Data["reason"],
+				SequenceNumber: e.SequenceNumber,
+			})
+			if err != nil {
+				return fmt.Errorf("encode lifecycle of %s: %w", e.DocID, err)
+			}
+			lifecycle = append(lifecycle, p.lifecycle.Publish(ctx, &pubsub.Message{
+				Data: data, OrderingKey: sessionID,
+				Attributes: map[string]string{"sessionId": sessionID, "change": change},
+			}))
+		}
 		data, err := json.Marshal(EventMessage{
 			SessionID: sessionID, ExperienceID: e.ExperienceID, EventID: e.DocID, Type: e.Type,
 			SenderID: e.SenderID, Data: e.Data, SequenceNumber: e.SequenceNumber, CreatedAt: e.CreatedAt,
@@ -78,8 +128,17 @@ func (p *Publisher) Publish(ctx context.Context, sessionID string, evs []events.
 			return err
 		}
 	}
+	for _, r := range lifecycle {
+		if _, err := r.Get(ctx); err != nil {
+			p.lifecycle.ResumePublish(sessionID)
+			return err
+		}
+	}
 	return nil
 }
 
-// Stop flushes and stops the publisher.
-func (p *Publisher) Stop() { p.topic.Stop() }
+// Stop flushes and stops the publishers.
+func (p *Publisher) Stop() {
+	p.topic.Stop()
+	p.lifecycle.Stop()
+}

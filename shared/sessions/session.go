@@ -32,9 +32,33 @@ const (
 
 // Domain errors; functions/errors.go maps them to callable statuses.
 var (
-	ErrNotFound      = errors.New("session not found")
-	ErrNotCallMember = errors.New("caller is not a member of the call")
-	ErrCallNotFound  = errors.New("call not found")
+	ErrNotFound          = errors.New("session not found")
+	ErrNotCallMember     = errors.New("caller is not a member of the call")
+	ErrCallNotFound      = errors.New("call not found")
+	ErrNotOwner          = errors.New("only the session's owner may do this")
+	ErrNotParticipant    = errors.New("the user is not a participant of the session")
+	ErrInactive          = errors.New("the session has ended")
+	ErrUnknownExperience = errors.New("unknown experience")
+)
+
+// ExistsError reports that the call already has an active session, and
+// which.
+type ExistsError struct{ Session Session }
+
+func (e *ExistsError) Error() string { return "the call already has an active session " + e.Session.ID }
+
+// OriginServer marks the events the functions write themselves (the system
+// events); firestore.rules keep clients from writing the "origin" field.
+const OriginServer = "server"
+
+// SystemSender is the senderId of system events no user caused.
+const SystemSender = "system"
+
+// End reasons written in endReason.
+const (
+	EndReasonStale   = "stale"
+	EndReasonEmpty   = "empty"
+	EndReasonByOwner = "ended_by_owner"
 )
 
 // Session is experience_sessions/{id}. Field names are the seed's.

@@ -12,11 +12,35 @@ import (
 
 // Store reads and writes sessions in Firestore.
 type Store struct {
-	fs *firestore.Client
+	fs        *firestore.Client
+	knownXP   func(string) bool
+	newID     func() string
+	maxPeople int
+}
+
+// Options tunes a Store; nil means the defaults.
+type Options struct {
+	// KnownExperience reports whether an experience id is registered
+	// (default: any id).
+	KnownExperience func(string) bool
+	// MaxParticipants bounds a session (default 50).
+	MaxParticipants int
 }
 
 // NewStore returns a Store over fs.
-func NewStore(fs *firestore.Client) *Store { return &Store{fs: fs} }
+func NewStore(fs *firestore.Client, opts *Options) *Store {
+	s := &Store{fs: fs, knownXP: func(string) bool { return true }, maxPeople: 50}
+	if opts != nil {
+		if opts.KnownExperience != nil {
+			s.knownXP = opts.KnownExperience
+		}
+		if opts.MaxParticipants > 0 {
+			s.maxPeople = opts.MaxParticipants
+		}
+	}
+	s.newID = func() string { return fs.Collection(SessionsCollection).NewDoc().ID }
+	return s
+}
 
 // Discover returns the active sessions of a call, for a member of that call.
 func (s *Store) Discover(ctx context.Context, uid, callID string) ([]Session, error) {
@@ -42,9 +66,21 @@ func (s *Store) Discover(ctx context.Context, uid, callID string) ([]Session, er
 }
 
 // requireCallMember fails with ErrNotCallMember whether or not the call
-// exists, so a stranger learns nothing about which calls exist.
+// exists, so a stranger learns nothing about which calls exist. Within a
+// transaction, pass it as tx.
 func (s *Store) requireCallMember(ctx context.Context, uid, callID string) error {
-	snap, err := s.fs.Collection(CallsCollection).Doc(callID).Get(ctx)
+	return s.requireCallMemberTx(ctx, nil, uid, callID)
+}
+
+func (s *Store) requireCallMemberTx(ctx context.Context, tx *firestore.Transaction, uid, callID string) error {
+	ref := s.fs.Collection(CallsCollection).Doc(callID)
+	var snap *firestore.DocumentSnapshot
+	var err error
+	if tx != nil {
+		snap, err = tx.Get(ref)
+	} else {
+		snap, err = ref.Get(ctx)
+	}
 	if status.Code(err) == codes.NotFound {
 		return ErrNotCallMember
 	}
@@ -60,11 +96,6 @@ func (s *Store) requireCallMember(ctx context.Context, uid, callID string) error
 	}
 	return nil
 }
-
-// End reasons written in endReason.
-const (
-	EndReasonStale = "stale"
-)
 
 // EndStale ends every active session whose last activity is before cutoff,
 // and returns their ids. Each session is re-read in its own transaction, so
@@ -92,29 +123,23 @@ func (s *Store) EndStale(ctx context.Context, cutoff, now time.Time) ([]string, 
 	return ended, nil
 }
 
-// endIf marks the session inactive when cond holds on its current state.
+// endIf ends the session, with its experience_ended event, when cond
+// holds on its current state.
 func (s *Store) endIf(ctx context.Context, ref *firestore.DocumentRef, now time.Time, reason string, cond func(*Session) bool) (bool, error) {
 	var done bool
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		done = false
-		snap, err := tx.Get(ref)
+		ref, sess, err := s.session(tx, ref.ID)
 		if err != nil {
 			return err
 		}
-		var sess Session
-		if err := snap.DataTo(&sess); err != nil {
-			return err
-		}
-		if !cond(&sess) {
+		if !cond(sess) {
 			return nil
 		}
 		done = true
-		return tx.Update(ref, []firestore.Update{
-			{Path: "status", Value: StatusInactive},
-			{Path: "endedAt", Value: now},
-			{Path: "endReason", Value: reason},
-			{Path: "updatedAt", Value: now},
-		})
+		c := &change{}
+		s.end(sess, c, SystemSender, reason)
+		return s.commit(tx, ref, c, now)
 	})
 	if err != nil {
 		return false, fmt.Errorf("end session %s: %w", ref.ID, err)

@@ -1,0 +1,390 @@
+package functions_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
+	"github.com/pajama-app/sharedexperiences/functions"
+	"github.com/pajama-app/sharedexperiences/shared/callable"
+	"github.com/pajama-app/sharedexperiences/shared/fanout"
+	"github.com/pajama-app/sharedexperiences/shared/sessions"
+)
+
+func seedCall(t *testing.T, ctx context.Context, members ...string) string {
+	t.Helper()
+	id := emulatortest.ID("call")
+	_, err := env.Admin.Collection(sessions.CallsCollection).Doc(id).Set(ctx, map[string]any{"members": members})
+	require.NoError(t, err)
+	return id
+}
+
+func call[T any](t *testing.T, u emulatortest.User, name string, data any) (T, error) {
+	t.Helper()
+	var out T
+	err := env.Callables.Call(context.Background(), name, u.IDToken, data, &out)
+	return out, err
+}
+
+func requireStatus(t *testing.T, err error, want callable.Status) *callable.Error {
+	t.Helper()
+	var cerr *callable.Error
+	require.ErrorAs(t, err, &cerr, "want %s", want)
+	require.Equal(t, want, cerr.Status, cerr.Message)
+	return cerr
+}
+
+// sequencedEvents waits until the session's events are all decided and
+// returns the accepted ones in sequence order.
+func sequencedEvents(t *testing.T, ctx context.Context, sessionID string, atLeast int) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	emulatortest.Eventually(t, 20*time.Second, func() (bool, string) {
+		docs, err := eventsOf(sessionID).Documents(ctx).GetAll()
+		if err != nil {
+			return false, err.Error()
+		}
+		out = out[:0]
+		for _, d := range docs {
+			m := d.Data()
+			if m["status"] == nil {
+				return false, "event " + d.Ref.ID + " pending"
+			}
+			if m["status"] == "accepted" {
+				out = append(out, m)
+			}
+		}
+		return len(out) >= atLeast, fmt.Sprintf("%d accepted, want %d", len(out), atLeast)
+	})
+	slices.SortFunc(out, func(a, b map[string]any) int { return int(a["sequenceNumber"].(int64) - b["sequenceNumber"].(int64)) })
+	return out
+}
+
+func types(evs []map[string]any) []string {
+	var out []string
+	for _, e := range evs {
+		out = append(out, e["type"].(string))
+	}
+	return out
+}
+
+func TestCreateSession(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	alice, bob, stranger := env.NewUser(t), env.NewUser(t), env.NewUser(t)
+	callID := seedCall(t, ctx, alice.UID, bob.UID)
+
+	res, err := call[functions.SessionResult](t, alice, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
+	require.NoError(t, err)
+	s := res.Session
+	require.Equal(t, alice.UID, s.OwnerID)
+	require.Equal(t, []string{alice.UID}, s.Participants)
+	require.Equal(t, sessions.StatusActive, s.Status)
+	evs := sequencedEvents(t, ctx, s.ID, 1)
+	require.Equal(t, "participant_joined", evs[0]["type"])
+	require.EqualValues(t, 1, evs[0]["sequenceNumber"])
+
+	_, err = call[functions.SessionResult](t, bob, "createSession", map[string]any{"callId": callID, "experienceId": "co_drawing"})
+	cerr := requireStatus(t, err, callable.AlreadyExists)
+	require.Equal(t, s.ID, cerr.Details.(map[string]any)["session"].(map[string]any)["id"])
+
+	tests := []struct {
+		name string
+		user emulatortest.User
+		data any
+		want callable.Status
+	}{
+		{"stranger", stranger, map[string]any{"callId": callID, "experienceId": "co_reading"}, callable.PermissionDenied},
+		{"stranger, no such call", stranger, map[string]any{"callId": "nope", "experienceId": "co_reading"}, callable.PermissionDenied},
+		{"unknown experience", alice, map[string]any{"callId": seedCall(t, ctx, alice.UID), "experienceId": "karaoke"}, callable.InvalidArgument},
+		{"missing field", alice, map[string]any{"callId": callID}, callable.InvalidArgument},
+		{"extra field", alice, map[string]any{"callId": callID, "experienceId": "co_reading", "ownerId": "x"}, callable.InvalidArgument},
+		{"wrong type", alice, map[string]any{"callId": 7, "experienceId": "co_reading"}, callable.InvalidArgument},
+		{"path in id", alice, map[string]any{"callId": "a/b", "experienceId": "co_reading"}, callable.InvalidArgument},
+		{"no token", emulatortest.User{}, map[string]any{"callId": callID, "experienceId": "co_reading"}, callable.Unauthenticated},
+		{"forged token", emulatortest.User{IDToken: forgeToken("demo-other", alice.UID)}, map[string]any{"callId": callID, "experienceId": "co_reading"}, callable.Unauthenticated},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := call[functions.SessionResult](t, tt.user, "createSession", tt.data)
+			requireStatus(t, err, tt.want)
+		})
+	}
+	huge := map[string]any{"callId": strings.Repeat("x", 100_000), "experienceId": "co_reading"}
+	_, err = call[functions.SessionResult](t, alice, "createSession", huge)
+	requireStatus(t, err, callable.InvalidArgument)
+}
+
+// TestConcurrentCreates: 20 members create a session for one call at once;
+// exactly one wins and the others are told which session won.
+func TestConcurrentCreates(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	users := make([]emulatortest.User, 20)
+	uids := make([]string, len(users))
+	for i := range users {
+		users[i] = env.NewUser(t)
+		uids[i] = users[i].UID
+	}
+	callID := seedCall(t, ctx, uids...)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var winners []string
+	var losers []string
+	for _, u := range users {
+		wg.Go(func() {
+			res, err := call[functions.SessionResult](t, u, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
+			mu.Lock()
+			defer mu.Unlock()
+			var cerr *callable.Error
+			switch {
+			case err == nil:
+				winners = append(winners, res.Session.ID)
+			case errors.As(err, &cerr) && cerr.Status == callable.AlreadyExists:
+				losers = append(losers, cerr.Details.(map[string]any)["session"].(map[string]any)["id"].(string))
+			default:
+				t.Errorf("create: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	require.Len(t, winners, 1)
+	require.Len(t, losers, 19)
+	for _, l := range losers {
+		require.Equal(t, winners[0], l)
+	}
+	docs, err := env.Admin.Collection(sessions.SessionsCollection).Where("callId", "==", callID).Documents(ctx).GetAll()
+	require.NoError(t, err)
+	require.Len(t, docs, 1, "one session document for the call")
+}
+
+// TestMembershipFlow: join (idempotent), transfer, the owner leaving with
+// two participants left, the last one leaving; every change sequenced as a
+// system event.
+func TestMembershipFlow(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	lifecycle := subscribeTopic(t, ctx, functions.TopicSessionLifecycle)
+	owner, b, c, stranger := env.NewUser(t), env.NewUser(t), env.NewUser(t), env.NewUser(t)
+	callID := seedCall(t, ctx, owner.UID, b.UID, c.UID)
+	created, err := call[functions.SessionResult](t, owner, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
+	require.NoError(t, err)
+	sid := map[string]any{"sessionId": created.Session.ID}
+
+	for range 2 { // joining twice is one join
+		_, err = call[functions.JoinSessionResult](t, b, "joinSession", sid)
+		require.NoError(t, err)
+	}
+	joined, err := call[functions.JoinSessionResult](t, c, "joinSession", sid)
+	require.NoError(t, err)
+	require.Equal(t, []string{owner.UID, b.UID, c.UID}, joined.Session.Participants)
+
+	_, err = call[functions.JoinSessionResult](t, stranger, "joinSession", sid)
+	requireStatus(t, err, callable.PermissionDenied)
+	_, err = call[functions.JoinSessionResult](t, b, "joinSession", map[string]any{"sessionId": "no-such-session"})
+	requireStatus(t, err, callable.NotFound)
+
+	_, err = call[functions.SessionResult](t, b, "transferOwnership", map[string]any{"sessionId": created.Session.ID, "newOwnerId": c.UID})
+	requireStatus(t, err, callable.PermissionDenied)
+	_, err = call[functions.SessionResult](t, owner, "transferOwnership", map[string]any{"sessionId": created.Session.ID, "newOwnerId": stranger.UID})
+	requireStatus(t, err, callable.FailedPrecondition)
+	_, err = call[functions.SessionResult](t, b, "endSession", sid)
+	requireStatus(t, err, callable.PermissionDenied)
+
+	// The owner leaves: b, the longest present, becomes owner.
+	left, err := call[functions.SessionResult](t, owner, "leaveSession", sid)
+	require.NoError(t, err)
+	require.Equal(t, b.UID, left.Session.OwnerID)
+	require.Equal(t, []string{b.UID, c.UID}, left.Session.Participants)
+
+	tr, err := call[functions.SessionResult](t, b, "transferOwnership", map[string]any{"sessionId": created.Session.ID, "newOwnerId": c.UID})
+	require.NoError(t, err)
+	require.Equal(t, c.UID, tr.Session.OwnerID)
+
+	_, err = call[functions.SessionResult](t, c, "leaveSession", sid)
+	require.NoError(t, err)
+	last, err := call[functions.SessionResult](t, b, "leaveSession", sid)
+	require.NoError(t, err)
+	require.Equal(t, sessions.StatusInactive, last.Session.Status)
+	require.Equal(t, sessions.EndReasonEmpty, last.Session.EndReason)
+	require.NotNil(t, last.Session.EndedAt)
+
+	_, err = call[functions.JoinSessionResult](t, c, "joinSession", sid)
+	requireStatus(t, err, callable.FailedPrecondition)
+
+	evs := sequencedEvents(t, ctx, created.Session.ID, 10)
+	require.Equal(t, []string{
+		"participant_joined", "participant_joined", "participant_joined", // owner, b, c
+		"participant_left", "owner_changed", // owner leaves, b takes over
+		"owner_changed",                     // b -> c
+		"participant_left", "owner_changed", // c leaves, b owner again
+		"participant_left", "experience_ended", // b leaves, nobody left
+	}, types(evs))
+	require.Equal(t, owner.UID, evs[4]["data"].(map[string]any)["previousOwnerId"])
+	require.Equal(t, b.UID, evs[4]["data"].(map[string]any)["newOwnerId"])
+
+	// Each change also went to session-lifecycle, once, in order.
+	emulatortest.Eventually(t, 20*time.Second, func() (bool, string) {
+		n := len(lifecycle.of(created.Session.ID))
+		return n >= 10, fmt.Sprintf("%d of 10 lifecycle messages", n)
+	})
+	var changes []string
+	for _, m := range lifecycle.of(created.Session.ID) {
+		var body fanout.LifecycleMessage
+		require.NoError(t, json.Unmarshal(m.Data, &body))
+		changes = append(changes, body.Change)
+	}
+	require.Equal(t, []string{"created", "joined", "joined", "left", "owner_changed", "owner_changed",
+		"left", "owner_changed", "left", "ended"}, changes)
+}
+
+func TestEndSession(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	owner, b := env.NewUser(t), env.NewUser(t)
+	callID := seedCall(t, ctx, owner.UID, b.UID)
+	created, err := call[functions.SessionResult](t, owner, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
+	require.NoError(t, err)
+	sid := map[string]any{"sessionId": created.Session.ID}
+	_, err = call[functions.JoinSessionResult](t, b, "joinSession", sid)
+	require.NoError(t, err)
+	ended, err := call[functions.SessionResult](t, owner, "endSession", sid)
+	require.NoError(t, err)
+	require.Equal(t, sessions.StatusInactive, ended.Session.Status)
+	require.Equal(t, sessions.EndReasonByOwner, ended.Session.EndReason)
+	again, err := call[functions.SessionResult](t, owner, "endSession", sid)
+	require.NoError(t, err, "ending twice changes nothing")
+	require.Equal(t, ended.Session.EndedAt.Unix(), again.Session.EndedAt.Unix())
+
+	// A new session may start in the call now.
+	_, err = call[functions.SessionResult](t, b, "createSession", map[string]any{"callId": callID, "experienceId": "co_drawing"})
+	require.NoError(t, err)
+
+	// Events written after the end are not accepted.
+	id := emulatortest.ID("e")
+	adminEvent(t, ctx, created.Session.ID, id, validEvent(id, b.UID, 1, time.Now()))
+	got := waitDecided(t, ctx, eventsOf(created.Session.ID).Doc(id))
+	require.Equal(t, "session_not_active", got["rejectReason"])
+	require.Equal(t, []string{"participant_joined", "participant_joined", "experience_ended"}, types(sequencedEvents(t, ctx, created.Session.ID, 3)))
+}
+
+// TestJoinWhileWriting: a joiner's events from joinSession, continued by a
+// listener from its lastEventSequenceNumber, reproduce exactly the accepted
+// sequence while 10 participants keep writing.
+func TestJoinWhileWriting(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	const writers, perWriter = 10, 30
+	users := make([]emulatortest.User, writers)
+	uids := make([]string, writers)
+	for i := range users {
+		users[i] = env.NewUser(t)
+		uids[i] = users[i].UID
+	}
+	joiner := env.NewUser(t)
+	callID := seedCall(t, ctx, append(slices.Clone(uids), joiner.UID)...)
+	created, err := call[functions.SessionResult](t, users[0], "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
+	require.NoError(t, err)
+	sessionID := created.Session.ID
+	for _, u := range users[1:] {
+		_, err := call[functions.JoinSessionResult](t, u, "joinSession", map[string]any{"sessionId": sessionID})
+		require.NoError(t, err)
+	}
+
+	var wg sync.WaitGroup
+	started := make(chan struct{})
+	var once sync.Once
+	for w, u := range users {
+		wg.Go(func() {
+			for i := range perWriter {
+				id := fmt.Sprintf("w%02d-%03d", w, i)
+				ev := clientEvent(id, u.UID)
+				ev["clientSequenceNumber"] = int64(i)
+				if code, body, err := env.ClientCreate(ctx, u.IDToken, "experience_sessions/"+sessionID+"/events/"+id, ev, "createdAt"); err != nil || code != 200 {
+					t.Errorf("write %s: %v %d %s", id, err, code, body)
+					return
+				}
+				if i == perWriter/3 {
+					once.Do(func() { close(started) })
+				}
+			}
+		})
+	}
+	<-started
+	joined, err := call[functions.JoinSessionResult](t, joiner, "joinSession", map[string]any{"sessionId": sessionID})
+	require.NoError(t, err)
+	require.Positive(t, joined.LastEventSequenceNumber, "joined mid-stream")
+
+	// The client's listener: events after what joinSession returned.
+	seen := map[int64]string{}
+	for _, e := range joined.Events {
+		seen[e.SequenceNumber] = e.ID
+	}
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	it := eventsOf(sessionID).Where("sequenceNumber", ">", joined.LastEventSequenceNumber).
+		OrderBy("sequenceNumber", firestore.Asc).Snapshots(lctx)
+	defer it.Stop()
+	listened := make(chan error, 1)
+	var mu sync.Mutex
+	go func() {
+		for {
+			qs, err := it.Next()
+			if err != nil {
+				listened <- err
+				return
+			}
+			docs, err := qs.Documents.GetAll()
+			if err != nil {
+				listened <- err
+				return
+			}
+			mu.Lock()
+			for _, d := range docs {
+				n := d.Data()["sequenceNumber"].(int64)
+				if prev, dup := seen[n]; dup && prev != d.Ref.ID {
+					listened <- fmt.Errorf("#%d is %s and %s", n, prev, d.Ref.ID)
+				}
+				seen[n] = d.Ref.ID
+			}
+			mu.Unlock()
+		}
+	}()
+	wg.Wait()
+
+	final := sequencedEvents(t, ctx, sessionID, writers*perWriter+writers+1)
+	emulatortest.Eventually(t, 30*time.Second, func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) >= len(final), fmt.Sprintf("joiner has %d of %d events", len(seen), len(final))
+	})
+	cancel()
+	select {
+	case err := <-listened:
+		if !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "Canceled") {
+			require.NoError(t, err, "listener")
+		}
+	default:
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, e := range final {
+		n := e["sequenceNumber"].(int64)
+		require.Equal(t, e["id"], seen[n], "#%d", n)
+	}
+	require.Len(t, seen, len(final), "nothing extra")
+	for _, e := range joined.Events {
+		require.Greater(t, e.SequenceNumber, int64(0))
+	}
+	t.Logf("joined at #%d of %d (%d events in the join response)", joined.LastEventSequenceNumber, len(final), len(joined.Events))
+}

@@ -1,0 +1,279 @@
+package sessions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// callSessions holds one marker document per call, {activeSessionId},
+// read and written by every createSession transaction of that call, so
+// concurrent creates conflict on it and only one wins. No rule matches it:
+// only the functions see it.
+const callSessionsCollection = "call_sessions"
+
+// System event types (the same names as package experiences; repeated here
+// to keep this package free of the experience registry).
+const (
+	eventParticipantJoined = "participant_joined"
+	eventParticipantLeft   = "participant_left"
+	eventOwnerChanged      = "owner_changed"
+	eventExperienceEnded   = "experience_ended"
+)
+
+// systemEvent is a server-written event; it is numbered by the pipeline
+// like any other.
+type systemEvent struct {
+	Type string
+	By   string // senderId: the user who caused it, or SystemSender
+	Data map[string]string
+}
+
+// change is the mutation one transaction applies to a session.
+type change struct {
+	events []systemEvent
+	update []firestore.Update
+}
+
+func (c *change) emit(typ, by string, data map[string]string) {
+	c.events = append(c.events, systemEvent{Type: typ, By: by, Data: data})
+}
+
+// commit writes the session update and the system events. The events of one
+// transaction share a commit time; their clientSequenceNumber keeps them in
+// the order they were emitted.
+func (s *Store) commit(tx *firestore.Transaction, ref *firestore.DocumentRef, c *change, now time.Time) error {
+	if len(c.update) > 0 {
+		c.update = append(c.update, firestore.Update{Path: "updatedAt", Value: now})
+		if err := tx.Update(ref, c.update); err != nil {
+			return err
+		}
+	}
+	for i, e := range c.events {
+		evRef := ref.Collection(EventsCollection).NewDoc()
+		if err := tx.Create(evRef, map[string]any{
+			"id":                   evRef.ID,
+			"type":                 e.Type,
+			"senderId":             e.By,
+			"data":                 e.Data,
+			"clientSequenceNumber": int64(i),
+			"createdAt":            firestore.ServerTimestamp,
+			"origin":               OriginServer,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) session(tx *firestore.Transaction, sessionID string) (*firestore.DocumentRef, *Session, error) {
+	ref := s.fs.Collection(SessionsCollection).Doc(sessionID)
+	snap, err := tx.Get(ref)
+	if status.Code(err) == codes.NotFound {
+		return nil, nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read session %s: %w", sessionID, err)
+	}
+	var sess Session
+	if err := snap.DataTo(&sess); err != nil {
+		return nil, nil, fmt.Errorf("decode session %s: %w", sessionID, err)
+	}
+	return ref, &sess, nil
+}
+
+// Create starts a session of experienceID in callID with uid as owner and
+// first participant. The call keeps at most one active session: if it has
+// one, Create fails with *ExistsError naming it.
+func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (Session, error) {
+	if !s.knownXP(experienceID) {
+		return Session{}, fmt.Errorf("%w %q", ErrUnknownExperience, experienceID)
+	}
+	var created Session
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		if err := s.requireCallMemberTx(ctx, tx, uid, callID); err != nil {
+			return err
+		}
+		markerRef := s.fs.Collection(callSessionsCollection).Doc(callID)
+		marker, err := tx.Get(markerRef)
+		if err != nil && status.Code(err) != codes.NotFound {
+			return fmt.Errorf("read call marker: %w", err)
+		}
+		if err == nil {
+			if active, _ := marker.Data()["activeSessionId"].(string); active != "" {
+				_, sess, err := s.session(tx, active)
+				switch {
+				case errors.Is(err, ErrNotFound):
+				case err != nil:
+					return err
+				case sess.Status == StatusActive:
+					return &ExistsError{Session: *sess}
+				}
+			}
+		}
+		now := time.Now().UTC()
+		id := s.newID()
+		created = Session{
+			ID: id, CallID: callID, ExperienceID: experienceID, OwnerID: uid,
+			Status: StatusActive, Participants: []string{uid},
+			CreatedAt: now, UpdatedAt: now, LastActivityAt: now,
+		}
+		ref := s.fs.Collection(SessionsCollection).Doc(id)
+		if err := tx.Create(ref, created); err != nil {
+			return err
+		}
+		if err := tx.Set(markerRef, map[string]any{"activeSessionId": id, "updatedAt": now}); err != nil {
+			return err
+		}
+		c := &change{}
+		c.emit(eventParticipantJoined, uid, map[string]string{"userId": uid, "created": "true"})
+		return s.commit(tx, ref, c, now)
+	})
+	return created, err
+}
+
+// Join makes uid a participant of an active session. Joining twice changes
+// nothing the second time.
+func (s *Store) Join(ctx context.Context, uid, sessionID string) (Session, error) {
+	return s.mutate(ctx, uid, sessionID, func(sess *Session, c *change) error {
+		if sess.Status != StatusActive {
+			return ErrInactive
+		}
+		if sess.IsParticipant(uid) {
+			return nil
+		}
+		if len(sess.Participants) >= s.maxPeople {
+			return fmt.Errorf("%w: the session has %d participants", ErrFull, len(sess.Participants))
+		}
+		sess.Participants = append(sess.Participants, uid)
+		c.update = append(c.update, firestore.Update{Path: "participants", Value: sess.Participants})
+		c.emit(eventParticipantJoined, uid, map[string]string{"userId": uid})
+		return nil
+	})
+}
+
+// ErrFull reports a session at its participant limit.
+var ErrFull = errors.New("the session is full")
+
+// Leave removes uid from the session. When uid owned it, ownership passes
+// to the longest-present participant (participants are kept in joining
+// order); when nobody is left, the session ends. Leaving twice changes
+// nothing the second time.
+func (s *Store) Leave(ctx context.Context, uid, sessionID string) (Session, error) {
+	return s.mutate(ctx, uid, sessionID, func(sess *Session, c *change) error {
+		if sess.Status != StatusActive || !sess.IsParticipant(uid) {
+			return nil
+		}
+		s.removeParticipant(sess, c, uid, uid)
+		return nil
+	})
+}
+
+// RemoveParticipant is Leave on behalf of the server (a presence timeout):
+// the events name SystemSender as their sender.
+func (s *Store) RemoveParticipant(ctx context.Context, uid, sessionID string) (Session, error) {
+	var out Session
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		ref, sess, err := s.session(tx, sessionID)
+		if err != nil {
+			return err
+		}
+		c := &change{}
+		if sess.Status == StatusActive && sess.IsParticipant(uid) {
+			s.removeParticipant(sess, c, uid, SystemSender)
+		}
+		out = *sess
+		return s.commit(tx, ref, c, time.Now().UTC())
+	})
+	return out, err
+}
+
+func (s *Store) removeParticipant(sess *Session, c *change, uid, by string) {
+	sess.Participants = slices.DeleteFunc(slices.Clone(sess.Participants), func(p string) bool { return p == uid })
+	c.update = append(c.update, firestore.Update{Path: "participants", Value: sess.Participants})
+	c.emit(eventParticipantLeft, by, map[string]string{"userId": uid})
+	switch {
+	case len(sess.Participants) == 0:
+		s.end(sess, c, by, EndReasonEmpty)
+	case sess.OwnerID == uid:
+		next := sess.Participants[0]
+		c.emit(eventOwnerChanged, by, map[string]string{"previousOwnerId": uid, "newOwnerId": next, "userId": next})
+		sess.OwnerID = next
+		c.update = append(c.update, firestore.Update{Path: "ownerId", Value: next})
+	}
+}
+
+func (s *Store) end(sess *Session, c *change, by, reason string) {
+	now := time.Now().UTC()
+	sess.Status, sess.EndedAt, sess.EndReason = StatusInactive, &now, reason
+	c.update = append(c.update,
+		firestore.Update{Path: "status", Value: StatusInactive},
+		firestore.Update{Path: "endedAt", Value: now},
+		firestore.Update{Path: "endReason", Value: reason},
+	)
+	c.emit(eventExperienceEnded, by, map[string]string{"userId": by, "reason": reason})
+}
+
+// End ends the session; only its owner may. Ending an ended session
+// changes nothing.
+func (s *Store) End(ctx context.Context, uid, sessionID string) (Session, error) {
+	return s.mutate(ctx, uid, sessionID, func(sess *Session, c *change) error {
+		if sess.Status != StatusActive {
+			return nil
+		}
+		if sess.OwnerID != uid {
+			return ErrNotOwner
+		}
+		s.end(sess, c, uid, EndReasonByOwner)
+		return nil
+	})
+}
+
+// TransferOwnership hands the session to another participant; only the
+// owner may.
+func (s *Store) TransferOwnership(ctx context.Context, uid, sessionID, newOwnerID string) (Session, error) {
+	return s.mutate(ctx, uid, sessionID, func(sess *Session, c *change) error {
+		switch {
+		case sess.Status != StatusActive:
+			return ErrInactive
+		case sess.OwnerID != uid:
+			return ErrNotOwner
+		case !sess.IsParticipant(newOwnerID):
+			return ErrNotParticipant
+		case newOwnerID == uid:
+			return nil
+		}
+		c.emit(eventOwnerChanged, uid, map[string]string{"previousOwnerId": uid, "newOwnerId": newOwnerID, "userId": newOwnerID})
+		sess.OwnerID = newOwnerID
+		c.update = append(c.update, firestore.Update{Path: "ownerId", Value: newOwnerID})
+		return nil
+	})
+}
+
+// mutate runs f on the session in a transaction, after checking that uid
+// is a member of the session's call, and commits what f changed.
+func (s *Store) mutate(ctx context.Context, uid, sessionID string, f func(*Session, *change) error) (Session, error) {
+	var out Session
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		ref, sess, err := s.session(tx, sessionID)
+		if err != nil {
+			return err
+		}
+		if err := s.requireCallMemberTx(ctx, tx, uid, sess.CallID); err != nil {
+			return err
+		}
+		c := &change{}
+		if err := f(sess, c); err != nil {
+			return err
+		}
+		out = *sess
+		return s.commit(tx, ref, c, time.Now().UTC())
+	})
+	return out, err
+}

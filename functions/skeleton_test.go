@@ -17,7 +17,7 @@ import (
 
 // seedSession writes a call and an active session as the call service and
 // the functions would, and returns the session id.
-func seedSession(t *testing.T, ctx context.Context, callID string, participants ...string) string {
+func seedSession(t testing.TB, ctx context.Context, callID string, participants ...string) string {
 	t.Helper()
 	_, err := env.Admin.Collection(sessions.CallsCollection).Doc(callID).Set(ctx, map[string]any{"members": participants})
 	require.NoError(t, err)

@@ -118,21 +118,19 @@ func (a *App) joinSession() http.Handler {
 		}))
 }
 
-func (a *App) leaveSession() http.Handler {
-	return a.handler("leaveSession", callable.Typed(
+// sessionCall serves a callable taking {sessionId} and answering
+// {session}.
+func (a *App) sessionCall(name string, op func(ctx context.Context, uid, sessionID string) (sessions.Session, error)) http.Handler {
+	return a.handler(name, callable.Typed(
 		func(ctx context.Context, auth *callable.Auth, req SessionRequest) (SessionResult, error) {
-			s, err := a.sessions.Leave(ctx, auth.UID, req.SessionID)
+			s, err := op(ctx, auth.UID, req.SessionID)
 			return SessionResult{Session: s}, err
 		}))
 }
 
-func (a *App) endSession() http.Handler {
-	return a.handler("endSession", callable.Typed(
-		func(ctx context.Context, auth *callable.Auth, req SessionRequest) (SessionResult, error) {
-			s, err := a.sessions.End(ctx, auth.UID, req.SessionID)
-			return SessionResult{Session: s}, err
-		}))
-}
+func (a *App) leaveSession() http.Handler { return a.sessionCall("leaveSession", a.sessions.Leave) }
+
+func (a *App) endSession() http.Handler { return a.sessionCall("endSession", a.sessions.End) }
 
 func (a *App) transferOwnership() http.Handler {
 	return a.handler("transferOwnership", callable.Typed(

@@ -171,27 +171,7 @@ func TestConcurrentWriters(t *testing.T) {
 	sessionID := seedSession(t, ctx, emulatortest.ID("call"), uids...)
 	before := env.Deliveries()
 	start := time.Now()
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w, u := range users {
-		wg.Go(func() {
-			for i := range perWriter {
-				id := fmt.Sprintf("w%02d-%03d", w, i)
-				ev := clientEvent(id, u.UID)
-				ev["clientSequenceNumber"] = int64(i)
-				code, body, err := env.ClientCreate(ctx, u.IDToken, "experience_sessions/"+sessionID+"/events/"+id, ev, "createdAt")
-				if err != nil || code != http.StatusOK {
-					errs <- fmt.Errorf("writer %d event %d: %v %d %s", w, i, err, code, body)
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
+	require.NoError(t, writeConcurrently(ctx, sessionID, users, perWriter, nil))
 	written := time.Since(start)
 	emulatortest.Eventually(t, 2*time.Minute, func() (bool, string) {
 		s := contract(t, ctx, sessionID)
@@ -223,6 +203,35 @@ func TestConcurrentWriters(t *testing.T) {
 	for w, nums := range byWriter {
 		require.True(t, slices.IsSorted(nums), "writer %s's events out of write order: %v", w, nums)
 	}
+}
+
+// writeConcurrently has each user write perWriter page_changed events, one
+// after the other, through the rules, all users at once. Event ids are
+// "w{writer}-{index}", so id order is each writer's write order. progress,
+// if not nil, is called after each write.
+func writeConcurrently(ctx context.Context, sessionID string, users []emulatortest.User, perWriter int, progress func(writer, i int)) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, len(users))
+	for w, u := range users {
+		wg.Go(func() {
+			for i := range perWriter {
+				id := fmt.Sprintf("w%02d-%03d", w, i)
+				ev := clientEvent(id, u.UID)
+				ev["clientSequenceNumber"] = int64(i)
+				code, body, err := env.ClientCreate(ctx, u.IDToken, "experience_sessions/"+sessionID+"/events/"+id, ev, "createdAt")
+				if err != nil || code != http.StatusOK {
+					errs <- fmt.Errorf("writer %d event %d: %v %d %s", w, i, err, code, body)
+					return
+				}
+				if progress != nil {
+					progress(w, i)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
 
 // subscribe collects experience-events messages of one session.

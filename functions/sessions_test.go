@@ -301,25 +301,16 @@ func TestJoinWhileWriting(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	var wg sync.WaitGroup
 	started := make(chan struct{})
 	var once sync.Once
-	for w, u := range users {
-		wg.Go(func() {
-			for i := range perWriter {
-				id := fmt.Sprintf("w%02d-%03d", w, i)
-				ev := clientEvent(id, u.UID)
-				ev["clientSequenceNumber"] = int64(i)
-				if code, body, err := env.ClientCreate(ctx, u.IDToken, "experience_sessions/"+sessionID+"/events/"+id, ev, "createdAt"); err != nil || code != 200 {
-					t.Errorf("write %s: %v %d %s", id, err, code, body)
-					return
-				}
-				if i == perWriter/3 {
-					once.Do(func() { close(started) })
-				}
+	written := make(chan error, 1)
+	go func() {
+		written <- writeConcurrently(ctx, sessionID, users, perWriter, func(_, i int) {
+			if i == perWriter/3 {
+				once.Do(func() { close(started) })
 			}
 		})
-	}
+	}()
 	<-started
 	joined, err := call[functions.JoinSessionResult](t, joiner, "joinSession", map[string]any{"sessionId": sessionID})
 	require.NoError(t, err)
@@ -360,7 +351,7 @@ func TestJoinWhileWriting(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	wg.Wait()
+	require.NoError(t, <-written)
 
 	final := sequencedEvents(t, ctx, sessionID, writers*perWriter+writers+1)
 	emulatortest.Eventually(t, 30*time.Second, func() (bool, string) {

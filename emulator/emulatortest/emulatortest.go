@@ -64,7 +64,7 @@ func Main(m *testing.M, opts emulator.Options, env **Env) int {
 		opts.Logger = slog.New(slog.NewJSONHandler(opts.Logs, nil))
 	}
 	start := time.Now()
-	local, err := startWithRetry(opts)
+	local, err := startWithRetry(func(ctx context.Context) (*emulator.Local, error) { return emulator.Start(ctx, opts) })
 	if err != nil {
 		if errors.Is(err, emulator.ErrToolMissing) && os.Getenv("EMULATORS_REQUIRED") != "1" {
 			fmt.Printf("emulatortest: emulator tests skipped: %v\n(run `make test`, which installs and starts what they need)\n", err)
@@ -75,10 +75,7 @@ func Main(m *testing.M, opts emulator.Options, env **Env) int {
 	}
 	defer local.Stop()
 	fmt.Printf("emulatortest: stack up in %s (%s)\n", time.Since(start).Round(time.Millisecond), opts.ProjectID)
-	for _, kv := range local.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		os.Setenv(k, v)
-	}
+	exportEnv(local.Env())
 	admin, err := firestore.NewClient(context.Background(), local.ProjectID)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "emulatortest: firestore client: %v\n", err)
@@ -97,19 +94,27 @@ func Main(m *testing.M, opts emulator.Options, env **Env) int {
 // start fails for another reason than a missing tool: free ports are picked
 // before the emulators bind them, and a stack starting at the same moment
 // in another test package can take one in between.
-func startWithRetry(opts emulator.Options) (*emulator.Local, error) {
+func startWithRetry[T any](start func(context.Context) (T, error)) (T, error) {
+	var v T
 	var err error
 	for attempt := 1; attempt <= 3; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-		var local *emulator.Local
-		local, err = emulator.Start(ctx, opts)
+		v, err = start(ctx)
 		cancel()
 		if err == nil || errors.Is(err, emulator.ErrToolMissing) {
-			return local, err
+			return v, err
 		}
 		fmt.Fprintf(os.Stderr, "emulatortest: start attempt %d failed: %v\n", attempt, err)
 	}
-	return nil, err
+	return v, err
+}
+
+// exportEnv points this process's Google Cloud clients at the emulators.
+func exportEnv(env []string) {
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		os.Setenv(k, v)
+	}
 }
 
 // MainStack is Main for packages that need the emulators but not the
@@ -126,20 +131,14 @@ func MainStack(m *testing.M, stack **emulator.Stack) int {
 		fmt.Fprintln(os.Stderr, "emulatortest:", err)
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var s *emulator.Stack
-	for attempt := 1; attempt <= 3; attempt++ {
-		s, err = emulator.StartStack(ctx, emulator.StackOptions{
+	s, err := startWithRetry(func(ctx context.Context) (*emulator.Stack, error) {
+		return emulator.StartStack(ctx, emulator.StackOptions{
 			ProjectID: "demo-test-" + ID("")[:8],
 			RulesPath: root + "/firestore.rules",
 			NodeDir:   root + "/emulator",
 			Logs:      logSink(),
 		})
-		if err == nil || errors.Is(err, emulator.ErrToolMissing) {
-			break
-		}
-	}
+	})
 	if err != nil {
 		if errors.Is(err, emulator.ErrToolMissing) && os.Getenv("EMULATORS_REQUIRED") != "1" {
 			fmt.Printf("emulatortest: emulator tests skipped: %v\n", err)
@@ -149,10 +148,7 @@ func MainStack(m *testing.M, stack **emulator.Stack) int {
 		return 1
 	}
 	defer s.Stop()
-	for _, kv := range s.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		os.Setenv(k, v)
-	}
+	exportEnv(s.Env())
 	*stack = s
 	return m.Run()
 }

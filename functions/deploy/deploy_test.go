@@ -110,6 +110,9 @@ func TestCommandsPerKind(t *testing.T) {
 	}
 }
 
+// TestCommandsOrder: rules and indexes first, then every topic, then one
+// deploy per declared function in declaration order, each scheduled one
+// followed by its invoker binding and its job.
 func TestCommandsOrder(t *testing.T) {
 	cmds, err := Commands(testPlan())
 	require.NoError(t, err)
@@ -117,16 +120,17 @@ func TestCommandsOrder(t *testing.T) {
 	for _, c := range cmds {
 		heads = append(heads, strings.Join(c.Args[:min(4, len(c.Args))], " "))
 	}
-	require.Equal(t, []string{
-		"npx --prefix emulator firebase",
-		"gcloud pubsub topics create",
-		"gcloud pubsub topics create",
-		"gcloud functions deploy onEventCreated",
-		"gcloud functions deploy discoverSessions",
-		"gcloud functions deploy closeStaleSessions",
-		"gcloud functions add-invoker-policy-binding closeStaleSessions",
-		"gcloud scheduler jobs create",
-	}, heads)
+	want := []string{"npx --prefix emulator firebase"}
+	for range functions.Topics() {
+		want = append(want, "gcloud pubsub topics create")
+	}
+	for _, d := range functions.Declarations() {
+		want = append(want, "gcloud functions deploy "+d.Name)
+		if d.Kind == functions.Schedule {
+			want = append(want, "gcloud functions add-invoker-policy-binding "+d.Name, "gcloud scheduler jobs create")
+		}
+	}
+	require.Equal(t, want, heads)
 	require.Equal(t, []string{"npx", "--prefix", "emulator", "firebase", "deploy", "--only",
 		"firestore:rules,firestore:indexes", "--project", "example-prod", "--non-interactive"}, cmds[0].Args)
 }
@@ -362,7 +366,12 @@ func TestExecute(t *testing.T) {
 			},
 			wantErr: "callable discoverSessions",
 			check: func(t *testing.T, calls []call) {
-				require.Len(t, calls, 5) // firebase, 2 topics, onEventCreated, discoverSessions
+				// Nothing after the failing command ran.
+				last := calls[len(calls)-1]
+				require.Contains(t, last.args, "discoverSessions")
+				for _, c := range calls[:len(calls)-1] {
+					require.NotContains(t, c.args, "discoverSessions")
+				}
 			},
 		},
 		{

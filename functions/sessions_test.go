@@ -379,3 +379,58 @@ func TestJoinWhileWriting(t *testing.T) {
 	}
 	t.Logf("joined at #%d of %d (%d events in the join response)", joined.LastEventSequenceNumber, len(final), len(joined.Events))
 }
+
+// TestCallableBadInput: every session callable answers bad input and bad
+// tokens with the right status and changes nothing.
+func TestCallableBadInput(t *testing.T) {
+	env.Require(t)
+	u := env.NewUser(t)
+	good := map[string]map[string]any{
+		"createSession":     {"callId": "c1", "experienceId": "co_reading"},
+		"discoverSessions":  {"callId": "c1"},
+		"joinSession":       {"sessionId": "s1"},
+		"leaveSession":      {"sessionId": "s1"},
+		"endSession":        {"sessionId": "s1"},
+		"transferOwnership": {"sessionId": "s1", "newOwnerId": "u2"},
+	}
+	expired := forgeTokenAt(env.ProjectID, u.UID, time.Now().Add(-3*time.Hour))
+	for name, data := range good {
+		with := func(f func(m map[string]any)) string {
+			m := map[string]any{}
+			for k, v := range data {
+				m[k] = v
+			}
+			f(m)
+			b, _ := json.Marshal(map[string]any{"data": m})
+			return string(b)
+		}
+		var firstField string
+		for k := range data {
+			firstField = k
+			break
+		}
+		tests := []struct {
+			name  string
+			token string
+			body  string
+			want  callable.Status
+		}{
+			{"missing field", u.IDToken, with(func(m map[string]any) { delete(m, firstField) }), callable.InvalidArgument},
+			{"extra field", u.IDToken, with(func(m map[string]any) { m["admin"] = true }), callable.InvalidArgument},
+			{"wrong type", u.IDToken, with(func(m map[string]any) { m[firstField] = 42 }), callable.InvalidArgument},
+			{"empty id", u.IDToken, with(func(m map[string]any) { m[firstField] = "" }), callable.InvalidArgument},
+			{"data not an object", u.IDToken, `{"data":"x"}`, callable.InvalidArgument},
+			{"huge body", u.IDToken, with(func(m map[string]any) { m[firstField] = strings.Repeat("x", 200_000) }), callable.InvalidArgument},
+			{"no token", "", with(func(map[string]any) {}), callable.Unauthenticated},
+			{"malformed token", "a.b", with(func(map[string]any) {}), callable.Unauthenticated},
+			{"wrong-project token", forgeToken("demo-elsewhere", u.UID), with(func(map[string]any) {}), callable.Unauthenticated},
+			{"expired token", expired, with(func(map[string]any) {}), callable.Unauthenticated},
+		}
+		for _, tt := range tests {
+			t.Run(name+"/"+tt.name, func(t *testing.T) {
+				err := env.Callables.CallRaw(context.Background(), name, tt.token, []byte(tt.body), nil)
+				requireStatus(t, err, tt.want)
+			})
+		}
+	}
+}

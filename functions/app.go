@@ -9,8 +9,10 @@
 //
 //	client write -> events/{eventId} -> onEventCreated (validate, sequence)
 //	  -> Pub/Sub experience-events -> consumers
+//	  -> compactOnEvents (every COMPACTION_THRESHOLD events) -> snapshots
 //	callable HTTPS (createSession, joinSession, ...) -> sessions
-//	Cloud Scheduler -> closeStaleSessions
+//	Cloud Scheduler -> closeStaleSessions, checkPresence, compactSnapshots,
+//	                   cleanupEndedSessions
 package functions
 
 import (
@@ -30,6 +32,7 @@ import (
 	"github.com/pajama-app/sharedexperiences/shared/fanout"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
 
 // App carries the configuration and clients every function shares. One App
@@ -41,6 +44,7 @@ type App struct {
 	verifier callable.Verifier
 	sessions *sessions.Store
 	seq      *events.Sequencer
+	compact  *snapshots.Compactor
 }
 
 // Deps are the clients an App uses.
@@ -70,11 +74,13 @@ func New(cfg config.Config, deps Deps) *App {
 		log:      log,
 		fs:       deps.Firestore,
 		verifier: deps.Verifier,
-		sessions: sessions.NewStore(deps.Firestore, &sessions.Options{KnownExperience: func(id string) bool {
-			_, ok := registry.Lookup(id)
-			return ok
-		}}),
-		seq: events.NewSequencer(deps.Firestore, registry, deps.Events, seqOpts, log),
+		sessions: sessions.NewStore(deps.Firestore, &sessions.Options{
+			KnownExperience: func(id string) bool { _, ok := registry.Lookup(id); return ok },
+			MaxParticipants: cfg.MaxParticipants,
+			EndedRetention:  cfg.EndedSessionRetention,
+		}),
+		compact: snapshots.NewCompactor(deps.Firestore, registry),
+		seq:     events.NewSequencer(deps.Firestore, registry, deps.Events, seqOpts, log),
 	}
 }
 

@@ -82,12 +82,16 @@ func Declarations() []Declaration {
 		{Name: "leaveSession", Kind: Callable, http: (*App).leaveSession},
 		{Name: "endSession", Kind: Callable, http: (*App).endSession},
 		{Name: "transferOwnership", Kind: Callable, http: (*App).transferOwnership},
+		{Name: "closeStaleSessions", Kind: Schedule, Cron: "*/5 * * * *", TimeZone: "Etc/UTC", http: (*App).closeStaleSessions},
+		{Name: "checkPresence", Kind: Schedule, Cron: "* * * * *", TimeZone: "Etc/UTC", http: (*App).checkPresence},
+		{Name: "compactSnapshots", Kind: Schedule, Cron: "*/5 * * * *", TimeZone: "Etc/UTC", http: (*App).compactSnapshots},
+		{Name: "cleanupEndedSessions", Kind: Schedule, Cron: "17 * * * *", TimeZone: "Etc/UTC", http: (*App).cleanupEndedSessions},
 		{
-			Name:     "closeStaleSessions",
-			Kind:     Schedule,
-			Cron:     "*/5 * * * *",
-			TimeZone: "Etc/UTC",
-			http:     (*App).closeStaleSessions,
+			Name:       "compactOnEvents",
+			Kind:       PubSub,
+			Topic:      TopicExperienceEvents,
+			Retry:      true,
+			cloudEvent: (*App).compactOnEvents,
 		},
 	}
 }

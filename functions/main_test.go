@@ -16,6 +16,11 @@ func TestMain(m *testing.M) {
 		// The session rate is raised so the throughput tests measure the
 		// pipeline, not the limit; the sender limit keeps its default
 		// (20/s, bursts of 40), which the rate_limited case relies on.
-		FunctionsEnv: []string{"STALE_SESSION_AFTER=1h", "SESSION_EVENTS_PER_SECOND=5000"},
+		// Automatic compaction is left to the tests that ask for it (a
+		// crafted experience-events message, or the schedule on demand),
+		// so that "before compaction" means it.
+		FunctionsEnv: []string{"STALE_SESSION_AFTER=1h", "SESSION_EVENTS_PER_SECOND=5000", "COMPACTION_THRESHOLD=1000000",
+			// The cleanup test ends its session and finalizes it at once.
+			"CLEANUP_GRACE=0s"},
 	}, &env))
 }

@@ -135,10 +135,32 @@ func TestCommandsOrder(t *testing.T) {
 		"firestore:rules,firestore:indexes", "--project", "example-prod", "--non-interactive"}, cmds[0].Args)
 }
 
+// schedulerJob finds the Cloud Scheduler job command of a function.
+func schedulerJob(t *testing.T, cmds []Command, name string) Command {
+	t.Helper()
+	for _, c := range cmds {
+		if slices.Equal(c.Args[:min(6, len(c.Args))], []string{"gcloud", "scheduler", "jobs", "create", "http", name}) {
+			return c
+		}
+	}
+	t.Fatalf("no scheduler job for %s", name)
+	return Command{}
+}
+
+func schedules() int {
+	n := 0
+	for _, d := range functions.Declarations() {
+		if d.Kind == functions.Schedule {
+			n++
+		}
+	}
+	return n
+}
+
 func TestScheduleCommands(t *testing.T) {
 	cmds, err := Commands(testPlan())
 	require.NoError(t, err)
-	job := cmds[len(cmds)-1]
+	job := schedulerJob(t, cmds, "closeStaleSessions")
 	url := URLPlaceholder("closeStaleSessions")
 	require.Contains(t, job.Args, "--uri="+url)
 	require.Contains(t, job.Args, "--oidc-service-account-email=scheduler@example-prod.iam.gserviceaccount.com")
@@ -296,7 +318,7 @@ func TestExecute(t *testing.T) {
 	const url = "https://closestalesessions-abc-uc.a.run.app"
 	cmds, err := Commands(testPlan())
 	require.NoError(t, err)
-	job := cmds[len(cmds)-1]
+	job := schedulerJob(t, cmds, "closeStaleSessions")
 
 	tests := []struct {
 		name    string
@@ -313,12 +335,15 @@ func TestExecute(t *testing.T) {
 				return "", nil
 			},
 			check: func(t *testing.T, calls []call) {
-				require.Len(t, calls, len(cmds)+1)
-				last := calls[len(calls)-1]
-				require.Equal(t, "run", last.kind)
-				require.Contains(t, last.args, "--uri="+url)
-				require.Equal(t, "output", calls[len(calls)-2].kind)
-				require.Equal(t, job.Lookups[0].Args, calls[len(calls)-2].args)
+				// One URL lookup before each scheduler job.
+				require.Len(t, calls, len(cmds)+schedules())
+				i := slices.IndexFunc(calls, func(c call) bool {
+					return c.kind == "run" && slices.Contains(c.args, "closeStaleSessions") && slices.Contains(c.args, "scheduler")
+				})
+				require.Positive(t, i)
+				require.Contains(t, calls[i].args, "--uri="+url)
+				require.Equal(t, "output", calls[i-1].kind)
+				require.Equal(t, job.Lookups[0].Args, calls[i-1].args)
 				for _, c := range calls {
 					for _, a := range c.args {
 						require.NotContains(t, a, "{{url:", "placeholder left in %v", c.args)
@@ -337,7 +362,7 @@ func TestExecute(t *testing.T) {
 				}
 				return "", nil
 			},
-			check: func(t *testing.T, calls []call) { require.Len(t, calls, len(cmds)+1) },
+			check: func(t *testing.T, calls []call) { require.Len(t, calls, len(cmds)+schedules()) },
 		},
 		{
 			name: "existing scheduler job is updated",
@@ -351,9 +376,17 @@ func TestExecute(t *testing.T) {
 				return "", nil
 			},
 			check: func(t *testing.T, calls []call) {
-				last := calls[len(calls)-1]
-				require.Equal(t, []string{"gcloud", "scheduler", "jobs", "update", "http"}, last.args[:5])
-				require.Contains(t, last.args, "--uri="+url)
+				// Every failed create is followed by the update of that job.
+				updates := 0
+				for i, c := range calls {
+					if slices.Equal(c.args[:min(5, len(c.args))], []string{"gcloud", "scheduler", "jobs", "create", "http"}) {
+						next := calls[i+1]
+						require.Equal(t, []string{"gcloud", "scheduler", "jobs", "update", "http", c.args[5]}, next.args[:6])
+						require.Contains(t, next.args, "--uri="+url)
+						updates++
+					}
+				}
+				require.Positive(t, updates)
 			},
 		},
 		{

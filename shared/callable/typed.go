@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -39,7 +40,8 @@ func DecodeData[T any](data json.RawMessage) (T, error) {
 	if err := dec.Decode(&v); err != nil {
 		return v, Errorf(InvalidArgument, "%s", describeDecodeError(err))
 	}
-	if dec.More() {
+	// More() misses a stray "]" or "}"; only io.EOF proves nothing follows.
+	if _, err := dec.Token(); err != io.EOF {
 		return v, Errorf(InvalidArgument, "data must be a single JSON value")
 	}
 	if val, ok := any(&v).(Validator); ok {

@@ -46,6 +46,25 @@ type Config struct {
 	// server removes them (PRESENCE_GRACE).
 	PresenceGrace time.Duration
 
+	// CompactionThreshold: the experience-events consumer compacts a session
+	// every this many accepted events (COMPACTION_THRESHOLD).
+	CompactionThreshold int
+	// EventRetention: events covered by the snapshot and older than this are
+	// pruned after a compaction (EVENT_RETENTION).
+	EventRetention time.Duration
+	// EndedSessionRetention: an ended session and everything under it is
+	// deleted this long after it ended; its documents carry expireAt for
+	// Firestore's TTL policy (ENDED_SESSION_RETENTION).
+	EndedSessionRetention time.Duration
+
+	// CleanupGrace: an ended session is finalized for deletion once it has
+	// been over this long, when its last events are sequenced
+	// (CLEANUP_GRACE).
+	CleanupGrace time.Duration
+
+	// MaxParticipants bounds a session (MAX_PARTICIPANTS).
+	MaxParticipants int
+
 	// MaxEventBytes bounds the encoded size of one event (MAX_EVENT_BYTES).
 	MaxEventBytes int
 	// SenderEventsPerSecond and SessionEventsPerSecond are the sustained
@@ -67,6 +86,12 @@ func Default() Config {
 		StaleSessionAfter: 2 * time.Hour,
 		PresenceGrace:     30 * time.Second,
 		MaxEventBytes:     16 << 10,
+
+		CompactionThreshold:   500,
+		EventRetention:        24 * time.Hour,
+		EndedSessionRetention: 30 * 24 * time.Hour,
+		CleanupGrace:          5 * time.Minute,
+		MaxParticipants:       50,
 
 		SenderEventsPerSecond:  20,
 		SessionEventsPerSecond: 100,
@@ -91,6 +116,11 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	c.StaleSessionAfter = r.duration("STALE_SESSION_AFTER", c.StaleSessionAfter)
 	c.PresenceGrace = r.duration("PRESENCE_GRACE", c.PresenceGrace)
 	c.MaxEventBytes = r.integer("MAX_EVENT_BYTES", c.MaxEventBytes)
+	c.CompactionThreshold = r.integer("COMPACTION_THRESHOLD", c.CompactionThreshold)
+	c.EventRetention = r.duration("EVENT_RETENTION", c.EventRetention)
+	c.EndedSessionRetention = r.duration("ENDED_SESSION_RETENTION", c.EndedSessionRetention)
+	c.MaxParticipants = r.integer("MAX_PARTICIPANTS", c.MaxParticipants)
+	c.CleanupGrace = r.duration("CLEANUP_GRACE", c.CleanupGrace)
 	c.SenderEventsPerSecond = r.float("SENDER_EVENTS_PER_SECOND", c.SenderEventsPerSecond)
 	c.SessionEventsPerSecond = r.float("SESSION_EVENTS_PER_SECOND", c.SessionEventsPerSecond)
 	c.AuthEmulatorHost = r.str("FIREBASE_AUTH_EMULATOR_HOST", "")
@@ -112,6 +142,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: timeouts must be positive", ErrInvalid)
 	case c.SenderEventsPerSecond <= 0, c.SessionEventsPerSecond <= 0:
 		return fmt.Errorf("%w: event rates must be positive", ErrInvalid)
+	case c.CompactionThreshold <= 0, c.MaxParticipants <= 0:
+		return fmt.Errorf("%w: COMPACTION_THRESHOLD and MAX_PARTICIPANTS must be positive", ErrInvalid)
+	case c.EventRetention < 0, c.EndedSessionRetention < 0, c.CleanupGrace < 0:
+		return fmt.Errorf("%w: retentions cannot be negative", ErrInvalid)
 	case c.MaxEventBytes <= 0:
 		return fmt.Errorf("%w: MAX_EVENT_BYTES must be positive", ErrInvalid)
 	}
@@ -122,7 +156,8 @@ func (c Config) Validate() error {
 // backend's own settings, so a runner can pass exactly these through.
 func Variables() []string {
 	return []string{"FUNCTION_REGION", "PUBLISH_EVENTS", "SNAPSHOTS_ENABLED", "STALE_SESSION_AFTER",
-		"PRESENCE_GRACE", "MAX_EVENT_BYTES", "SENDER_EVENTS_PER_SECOND", "SESSION_EVENTS_PER_SECOND"}
+		"PRESENCE_GRACE", "MAX_EVENT_BYTES", "SENDER_EVENTS_PER_SECOND", "SESSION_EVENTS_PER_SECOND",
+		"COMPACTION_THRESHOLD", "EVENT_RETENTION", "ENDED_SESSION_RETENTION", "MAX_PARTICIPANTS", "CLEANUP_GRACE"}
 }
 
 // IsDemoProject reports whether id names an emulator-only project.

@@ -48,6 +48,9 @@ func apply(x Experience, s State, e Event) State {
 		if uid := e.Data["userId"]; uid != "" && !slices.Contains(s.Participants, uid) {
 			s.Participants = append(s.Participants, uid)
 		}
+		if e.Data["created"] == "true" {
+			s.OwnerID = e.Data["userId"] // the creator owns a new session
+		}
 	case ParticipantLeft:
 		s.Participants = slices.DeleteFunc(s.Participants, func(p string) bool { return p == e.Data["userId"] })
 	case OwnerChanged:

@@ -39,6 +39,9 @@ type systemEvent struct {
 type change struct {
 	events []systemEvent
 	update []firestore.Update
+	// present are users whose presence the server records now (a join
+	// counts as a first heartbeat).
+	present []string
 }
 
 func (c *change) emit(typ, by string, data map[string]string) {
@@ -50,8 +53,12 @@ func (c *change) emit(typ, by string, data map[string]string) {
 // the order they were emitted.
 func (s *Store) commit(tx *firestore.Transaction, ref *firestore.DocumentRef, c *change, now time.Time) error {
 	if len(c.update) > 0 {
-		c.update = append(c.update, firestore.Update{Path: "updatedAt", Value: now})
-		if err := tx.Update(ref, c.update); err != nil {
+		if err := tx.Update(ref, lastPerPath(append(c.update, firestore.Update{Path: "updatedAt", Value: now}))); err != nil {
+			return err
+		}
+	}
+	for _, uid := range c.present {
+		if err := tx.Set(ref.Collection(PresenceCollection).Doc(uid), map[string]any{"lastSeenAt": now}); err != nil {
 			return err
 		}
 	}
@@ -70,6 +77,23 @@ func (s *Store) commit(tx *firestore.Transaction, ref *firestore.DocumentRef, c 
 		}
 	}
 	return nil
+}
+
+// lastPerPath keeps each field's last value: a change that removes two
+// participants sets "participants" twice, and Firestore refuses an update
+// naming a field twice.
+func lastPerPath(updates []firestore.Update) []firestore.Update {
+	index := map[string]int{}
+	var out []firestore.Update
+	for _, u := range updates {
+		if i, ok := index[u.Path]; ok {
+			out[i] = u
+			continue
+		}
+		index[u.Path] = len(out)
+		out = append(out, u)
+	}
+	return out
 }
 
 func (s *Store) session(tx *firestore.Transaction, sessionID string) (*firestore.DocumentRef, *Session, error) {
@@ -131,7 +155,7 @@ func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (S
 		if err := tx.Set(markerRef, map[string]any{"activeSessionId": id, "updatedAt": now}); err != nil {
 			return err
 		}
-		c := &change{}
+		c := &change{present: []string{uid}}
 		c.emit(eventParticipantJoined, uid, map[string]string{"userId": uid, "created": "true"})
 		return s.commit(tx, ref, c, now)
 	})
@@ -153,6 +177,7 @@ func (s *Store) Join(ctx context.Context, uid, sessionID string) (Session, error
 		}
 		sess.Participants = append(sess.Participants, uid)
 		c.update = append(c.update, firestore.Update{Path: "participants", Value: sess.Participants})
+		c.present = append(c.present, uid)
 		c.emit(eventParticipantJoined, uid, map[string]string{"userId": uid})
 		return nil
 	})
@@ -175,23 +200,45 @@ func (s *Store) Leave(ctx context.Context, uid, sessionID string) (Session, erro
 	})
 }
 
-// RemoveParticipant is Leave on behalf of the server (a presence timeout):
-// the events name SystemSender as their sender.
-func (s *Store) RemoveParticipant(ctx context.Context, uid, sessionID string) (Session, error) {
-	var out Session
+// RemoveAbsent removes, on the server's behalf, the participants whose
+// heartbeats stopped (isAbsent is decided inside the transaction, on the
+// session as it is then). Others go first and the owner last, so ownership
+// passes straight to the longest-present participant still there; nobody
+// left ends the session. It returns who was removed.
+func (s *Store) RemoveAbsent(ctx context.Context, sessionID string, isAbsent func(uid string) bool) ([]string, error) {
+	var removed []string
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		removed = nil
 		ref, sess, err := s.session(tx, sessionID)
 		if err != nil {
 			return err
 		}
+		if sess.Status != StatusActive {
+			return nil
+		}
+		for _, p := range slices.Clone(sess.Participants) {
+			if p != sess.OwnerID && isAbsent(p) {
+				removed = append(removed, p)
+			}
+		}
+		if isAbsent(sess.OwnerID) && sess.IsParticipant(sess.OwnerID) {
+			removed = append(removed, sess.OwnerID)
+		}
 		c := &change{}
-		if sess.Status == StatusActive && sess.IsParticipant(uid) {
+		for i, uid := range removed {
+			if i == len(removed)-1 && len(sess.Participants) == 1 {
+				// The last one: the session ends for want of anyone present.
+				sess.Participants = nil
+				c.update = append(c.update, firestore.Update{Path: "participants", Value: []string{}})
+				c.emit(eventParticipantLeft, SystemSender, map[string]string{"userId": uid})
+				s.end(sess, c, SystemSender, EndReasonAbsent)
+				break
+			}
 			s.removeParticipant(sess, c, uid, SystemSender)
 		}
-		out = *sess
 		return s.commit(tx, ref, c, time.Now().UTC())
 	})
-	return out, err
+	return removed, err
 }
 
 func (s *Store) removeParticipant(sess *Session, c *change, uid, by string) {
@@ -216,6 +263,10 @@ func (s *Store) end(sess *Session, c *change, by, reason string) {
 		firestore.Update{Path: "status", Value: StatusInactive},
 		firestore.Update{Path: "endedAt", Value: now},
 		firestore.Update{Path: "endReason", Value: reason},
+		// TTL deletes the session document after expireAt; FinalizeEnded
+		// stamps its events and removes what TTL does not reach.
+		firestore.Update{Path: "expireAt", Value: now.Add(s.retention)},
+		firestore.Update{Path: "finalized", Value: false},
 	)
 	c.emit(eventExperienceEnded, by, map[string]string{"userId": by, "reason": reason})
 }

@@ -22,6 +22,7 @@ const (
 	CallsCollection    = "calls"
 	SessionsCollection = "experience_sessions"
 	EventsCollection   = "events"
+	PresenceCollection = "presence"
 )
 
 // Status values of a session.
@@ -56,8 +57,10 @@ const SystemSender = "system"
 
 // End reasons written in endReason.
 const (
-	EndReasonStale   = "stale"
-	EndReasonEmpty   = "empty"
+	EndReasonStale = "stale"
+	EndReasonEmpty = "empty"
+	// EndReasonAbsent: every participant's heartbeat stopped.
+	EndReasonAbsent  = "no_participant_present"
 	EndReasonByOwner = "ended_by_owner"
 )
 

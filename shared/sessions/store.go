@@ -16,6 +16,7 @@ type Store struct {
 	knownXP   func(string) bool
 	newID     func() string
 	maxPeople int
+	retention time.Duration
 }
 
 // Options tunes a Store; nil means the defaults.
@@ -25,12 +26,18 @@ type Options struct {
 	KnownExperience func(string) bool
 	// MaxParticipants bounds a session (default 50).
 	MaxParticipants int
+	// EndedRetention is how long an ended session is kept: its expireAt,
+	// for Firestore's TTL policy (default 30 days).
+	EndedRetention time.Duration
 }
 
 // NewStore returns a Store over fs.
 func NewStore(fs *firestore.Client, opts *Options) *Store {
-	s := &Store{fs: fs, knownXP: func(string) bool { return true }, maxPeople: 50}
+	s := &Store{fs: fs, knownXP: func(string) bool { return true }, maxPeople: 50, retention: 30 * 24 * time.Hour}
 	if opts != nil {
+		if opts.EndedRetention > 0 {
+			s.retention = opts.EndedRetention
+		}
 		if opts.KnownExperience != nil {
 			s.knownXP = opts.KnownExperience
 		}
@@ -145,4 +152,18 @@ func (s *Store) endIf(ctx context.Context, ref *firestore.DocumentRef, now time.
 		return false, fmt.Errorf("end session %s: %w", ref.ID, err)
 	}
 	return done, nil
+}
+
+// ActiveIDs lists the active sessions.
+func (s *Store) ActiveIDs(ctx context.Context) ([]string, error) {
+	refs, err := s.fs.Collection(SessionsCollection).Where("status", "==", StatusActive).
+		Select().Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("query active sessions: %w", err)
+	}
+	ids := make([]string, len(refs))
+	for i, d := range refs {
+		ids[i] = d.Ref.ID
+	}
+	return ids, nil
 }

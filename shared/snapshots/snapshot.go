@@ -47,6 +47,21 @@ func (s Snapshot) MarshalJSON() ([]byte, error) {
 	}{plain(s), state})
 }
 
+// UnmarshalJSON reads what MarshalJSON writes.
+func (s *Snapshot) UnmarshalJSON(b []byte) error {
+	type plain Snapshot
+	var v struct {
+		plain
+		ExperienceState json.RawMessage `json:"experienceState"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*s = Snapshot(v.plain)
+	s.ExperienceState = string(v.ExperienceState)
+	return nil
+}
+
 // Ref is the latest snapshot's document.
 func Ref(session *firestore.DocumentRef) *firestore.DocumentRef {
 	return session.Collection(Collection).Doc(LatestID)

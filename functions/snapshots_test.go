@@ -1,0 +1,225 @@
+package functions_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
+	"github.com/pajama-app/sharedexperiences/functions"
+	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/snapshots"
+)
+
+func readSnapshot(t testing.TB, ctx context.Context, sessionID string) *snapshots.Snapshot {
+	t.Helper()
+	s, err := snapshots.Read(ctx, nil, env.Admin.Collection(sessions.SessionsCollection).Doc(sessionID))
+	require.NoError(t, err)
+	return s
+}
+
+// writeSpaced writes n page_changed events for sender with createdAt spaced
+// 60 ms apart from now on, within the sender's rate limit, and waits until
+// the pipeline has accepted them all. (Clients cannot choose createdAt; the
+// admin writes them so 10,000 events need not take 10 minutes.)
+func writeSpaced(t *testing.T, ctx context.Context, sessionID, sender string, n int) {
+	t.Helper()
+	want := contract(t, ctx, sessionID).LastEventSequenceNumber + int64(n)
+	bw := env.Admin.BulkWriter(ctx)
+	base := time.Now().Add(time.Second)
+	for i := range n {
+		id := fmt.Sprintf("e%06d", i)
+		ev := validEvent(id, sender, int64(i), base.Add(time.Duration(i)*60*time.Millisecond))
+		ev["type"], ev["data"] = "page_changed", map[string]any{"pageIndex": fmt.Sprint(i % 10000)}
+		_, err := bw.Create(eventsOf(sessionID).Doc(id), ev)
+		require.NoError(t, err)
+	}
+	bw.End()
+	emulatortest.Eventually(t, 3*time.Minute, func() (bool, string) {
+		got := contract(t, ctx, sessionID).LastEventSequenceNumber
+		return got >= want, fmt.Sprintf("sequenced %d of %d", got, want)
+	})
+}
+
+func join(t *testing.T, u emulatortest.User, sessionID string) (functions.JoinSessionResult, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	res, err := call[functions.JoinSessionResult](t, u, "joinSession", map[string]any{"sessionId": sessionID})
+	require.NoError(t, err)
+	return res, time.Since(start)
+}
+
+// TestTenThousandEvents: a session with 10,000 accepted events is
+// compacted by the scheduled function; joinSession then returns the
+// snapshot and no event before it.
+func TestTenThousandEvents(t *testing.T) {
+	env.Require(t)
+	if testing.Short() {
+		t.Skip("10,000 events")
+	}
+	ctx := context.Background()
+	owner := env.NewUser(t)
+	callID := seedCall(t, ctx, owner.UID)
+	created, err := call[functions.SessionResult](t, owner, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
+	require.NoError(t, err)
+	sid := created.Session.ID
+	_, err = call[functions.JoinSessionResult](t, owner, "joinSession", map[string]any{"sessionId": sid})
+	require.NoError(t, err)
+	adminEvent(t, ctx, sid, "story", validEvent("story", owner.UID, -1, time.Now()))
+	writeSpaced(t, ctx, sid, owner.UID, 9998)
+	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	require.NoError(t, env.WaitDeliveries(waitCtx))
+
+	before, beforeTook := join(t, owner, sid)
+	require.Nil(t, before.Snapshot)
+	require.Len(t, before.Events, 10000)
+
+	start := time.Now()
+	body, err := env.RunSchedule(ctx, "compactSnapshots")
+	require.NoError(t, err, "%s", body)
+	compactTook := time.Since(start)
+
+	after, afterTook := join(t, owner, sid)
+	require.NotNil(t, after.Snapshot)
+	require.EqualValues(t, 10000, after.Snapshot.LastEventSequenceNumber)
+	require.Empty(t, after.Events)
+	require.EqualValues(t, 10000, after.LastEventSequenceNumber)
+	var state map[string]any
+	raw, err := json.Marshal(after.Snapshot)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &state))
+	require.Equal(t, map[string]any{"selectedStoryId": "story-1", "currentPageIndex": float64(9997 % 10000), "isFullScreenMode": true},
+		state["experienceState"])
+	require.Equal(t, []any{owner.UID}, state["participants"])
+	t.Logf("10,000 events: join %s before compaction, compaction (scheduled run) %s, join %s after",
+		beforeTook.Round(time.Millisecond), compactTook.Round(time.Millisecond), afterTook.Round(time.Millisecond))
+}
+
+// TestConsumerCompacts: a message on experience-events whose sequence
+// number is a multiple of COMPACTION_THRESHOLD makes the compactOnEvents
+// consumer, fed by the Pub/Sub emulator, compact that session.
+func TestConsumerCompacts(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	u := env.NewUser(t)
+	sid := seedSession(t, ctx, emulatortest.ID("call"), u.UID)
+	writeSpaced(t, ctx, sid, u.UID, 30)
+	require.Nil(t, readSnapshot(t, ctx, sid))
+
+	client, err := pubsub.NewClient(ctx, env.ProjectID)
+	require.NoError(t, err)
+	defer client.Close()
+	pub := client.Publisher(functions.TopicExperienceEvents)
+	defer pub.Stop()
+	_, err = pub.Publish(ctx, &pubsub.Message{Data: []byte("{}"), Attributes: map[string]string{
+		"sessionId": sid, "sequenceNumber": "1000000", "type": "page_changed", "experienceId": "co_reading"}}).Get(ctx)
+	require.NoError(t, err)
+	emulatortest.Eventually(t, 20*time.Second, func() (bool, string) {
+		s := readSnapshot(t, ctx, sid)
+		return s != nil && s.LastEventSequenceNumber == 30, fmt.Sprintf("snapshot %+v", s)
+	})
+}
+
+// TestPresence: a participant silent past the grace period is removed;
+// the owner's silence hands ownership to the longest-present participant;
+// nobody left present ends the session. Heartbeats are written with
+// chosen times, and the scheduled function run on demand: no sleeping.
+func TestPresence(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	a, b, c := env.NewUser(t), env.NewUser(t), env.NewUser(t)
+	callID := seedCall(t, ctx, a.UID, b.UID, c.UID)
+	created, err := call[functions.SessionResult](t, a, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
+	require.NoError(t, err)
+	sid := created.Session.ID
+	for _, u := range []emulatortest.User{b, c} {
+		_, err := call[functions.JoinSessionResult](t, u, "joinSession", map[string]any{"sessionId": sid})
+		require.NoError(t, err)
+	}
+	presence := env.Admin.Collection(sessions.SessionsCollection).Doc(sid).Collection(sessions.PresenceCollection)
+	heartbeat := func(u emulatortest.User, at time.Time) {
+		_, err := presence.Doc(u.UID).Set(ctx, map[string]any{"lastSeenAt": at})
+		require.NoError(t, err)
+	}
+	// A participant heartbeats through the rules, as an app does.
+	code, body, err := env.ClientCreate(ctx, b.IDToken, "experience_sessions/"+sid+"/presence/"+b.UID+"-x", map[string]any{}, "lastSeenAt")
+	require.NoError(t, err)
+	require.Equal(t, 403, code, "only your own presence: %s", body)
+
+	heartbeat(a, time.Now().Add(-time.Hour)) // the owner went silent
+	_, err = env.RunSchedule(ctx, "checkPresence")
+	require.NoError(t, err)
+	s := contract(t, ctx, sid)
+	require.Equal(t, []string{b.UID, c.UID}, s.Participants)
+	require.Equal(t, b.UID, s.OwnerID, "the longest-present participant owns it now")
+	require.Equal(t, sessions.StatusActive, s.Status)
+
+	heartbeat(b, time.Now().Add(-time.Hour))
+	heartbeat(c, time.Now().Add(-time.Hour))
+	_, err = env.RunSchedule(ctx, "checkPresence")
+	require.NoError(t, err)
+	s = contract(t, ctx, sid)
+	require.Equal(t, sessions.StatusInactive, s.Status)
+	require.Equal(t, sessions.EndReasonAbsent, s.EndReason)
+
+	require.Equal(t, []string{
+		"participant_joined", "participant_joined", "participant_joined",
+		"participant_left", "owner_changed", // a silent: b takes over
+		"participant_left",                     // c goes first,
+		"participant_left", "experience_ended", // then b, the owner and the last one
+	}, types(sequencedEvents(t, ctx, sid, 8)))
+}
+
+// TestEndedSessionCleanup: an ended session carries expireAt for the TTL
+// policy; the cleanup stamps its events and snapshot with it and deletes
+// what TTL does not reach (presence, the server's documents).
+func TestEndedSessionCleanup(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	owner := env.NewUser(t)
+	callID := seedCall(t, ctx, owner.UID)
+	created, err := call[functions.SessionResult](t, owner, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
+	require.NoError(t, err)
+	sid := created.Session.ID
+	writeSpaced(t, ctx, sid, owner.UID, 5)
+	_, err = env.RunSchedule(ctx, "compactSnapshots")
+	require.NoError(t, err)
+	ended, err := call[functions.SessionResult](t, owner, "endSession", map[string]any{"sessionId": sid})
+	require.NoError(t, err)
+	sequencedEvents(t, ctx, sid, 7)
+
+	body, err := env.RunSchedule(ctx, "cleanupEndedSessions")
+	require.NoError(t, err)
+	var summary struct {
+		Finalized []string          `json:"finalized"`
+		Failed    map[string]string `json:"failed"`
+	}
+	require.NoError(t, json.Unmarshal(body, &summary))
+	require.Contains(t, summary.Finalized, sid, "failed: %v", summary.Failed)
+	sessRef := env.Admin.Collection(sessions.SessionsCollection).Doc(sid)
+	snap, err := sessRef.Get(ctx)
+	require.NoError(t, err)
+	expireAt, ok := snap.Data()["expireAt"].(time.Time)
+	require.True(t, ok)
+	require.True(t, expireAt.After(*ended.Session.EndedAt))
+	require.Equal(t, true, snap.Data()["finalized"])
+	for _, col := range []string{sessions.EventsCollection, snapshots.Collection} {
+		docs, err := sessRef.Collection(col).Documents(ctx).GetAll()
+		require.NoError(t, err)
+		require.NotEmpty(t, docs)
+		for _, d := range docs {
+			require.Equal(t, expireAt, d.Data()["expireAt"], "%s/%s", col, d.Ref.ID)
+		}
+	}
+	for _, col := range []string{sessions.PresenceCollection, "server"} {
+		docs, err := sessRef.Collection(col).Documents(ctx).GetAll()
+		require.NoError(t, err)
+		require.Empty(t, docs, col)
+	}
+}

@@ -1,0 +1,204 @@
+package callable
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"firebase.google.com/go/v4/auth"
+	"github.com/stretchr/testify/require"
+)
+
+// macVerifier accepts only tokens of this test's own format,
+// "fake.<uid>.<mac>" with mac the first 8 hex digits of sha256("k"+uid), so
+// a fuzzer cannot stumble on a valid token by chance but can be given some
+// as seeds. Its errors carry the token after a "; ", as real verifiers'
+// details may: the handler must cut them off.
+type macVerifier struct{}
+
+func fakeMAC(uid string) string {
+	sum := sha256.Sum256([]byte("k" + uid))
+	return hex.EncodeToString(sum[:])[:8]
+}
+
+func fakeToken(uid string) string { return "fake." + uid + "." + fakeMAC(uid) }
+
+var errBadToken = errors.New("ID token is not a fake token")
+
+func (macVerifier) VerifyIDToken(_ context.Context, tok string) (*auth.Token, error) {
+	if uid, ok := validFakeToken(tok); ok {
+		return &auth.Token{UID: uid}, nil
+	}
+	return nil, errors.New(errBadToken.Error() + "; token " + tok)
+}
+
+func validFakeToken(tok string) (string, bool) {
+	rest, ok := strings.CutPrefix(tok, "fake.")
+	if !ok {
+		return "", false
+	}
+	uid, mac, ok := strings.Cut(rest, ".")
+	if !ok || uid == "" || len(uid) > 128 || mac != fakeMAC(uid) {
+		return "", false
+	}
+	return uid, true
+}
+
+const fuzzMaxBody = 4096
+
+// fuzzAuthHandler answers every authenticated call with the caller's uid,
+// so any failure is the protocol's (envelope or token), never the function's.
+func fuzzAuthHandler() http.Handler {
+	fn := func(_ context.Context, r *Request) (any, error) {
+		return map[string]string{"uid": r.Auth.UID}, nil
+	}
+	return Handler("whoami", macVerifier{}, fn, &Options{
+		MaxBodyBytes: fuzzMaxBody,
+		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+}
+
+// validEnvelope says whether body is what the protocol accepts: a JSON
+// object with exactly one member, "data", within the size limit.
+func validEnvelope(body string) bool {
+	var env map[string]json.RawMessage
+	if len(body) > fuzzMaxBody || json.Unmarshal([]byte(body), &env) != nil {
+		return false
+	}
+	_, ok := env["data"]
+	return ok && len(env) == 1
+}
+
+// FuzzAuthorization: whatever the Authorization header and body, the answer
+// is one well-formed callable body whose HTTP code is its status's, never
+// 500; a well-formed envelope with a bad header is UNAUTHENTICATED with a
+// fixed message (the token is never echoed back), and with a good one
+// reaches the function as that user.
+func FuzzAuthorization(f *testing.F) {
+	good := "Bearer " + fakeToken("alice")
+	for _, header := range []string{
+		good, "", "Bearer", "Bearer ", "bearer " + fakeToken("alice"), "Bearer  " + fakeToken("alice"),
+		"Basic YWxpY2U6cGFzcw==", "Bearer fake.alice.00000000", "Bearer fake..x", "Bearer fake.a.b.c",
+		good + " ", "Bearer " + fakeToken("ü"), "Bearer " + strings.Repeat("x", 300) + ";\n",
+	} {
+		for _, body := range []string{`{"data":{}}`, `{"data":null}`, `{}`, `{"data":1,"x":2}`, `not json`, ``} {
+			f.Add(header, body)
+		}
+	}
+	h := fuzzAuthHandler()
+	f.Fuzz(func(t *testing.T, header, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/whoami", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if header != "" {
+			req.Header["Authorization"] = []string{header} // as sent, not canonicalised
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+
+		require.NotEqual(t, http.StatusInternalServerError, rec.Code, rec.Body.String())
+		var got struct {
+			Result *struct {
+				UID string `json:"uid"`
+			} `json:"result"`
+			Error *Error `json:"error"`
+		}
+		dec := json.NewDecoder(rec.Body)
+		dec.DisallowUnknownFields()
+		require.NoError(t, dec.Decode(&got))
+		require.True(t, (got.Result == nil) != (got.Error == nil), "exactly one of result and error")
+
+		if !validEnvelope(body) {
+			require.NotNil(t, got.Error)
+			require.Equal(t, InvalidArgument, got.Error.Status)
+			require.Equal(t, http.StatusBadRequest, rec.Code)
+			return
+		}
+		token, bearer := strings.CutPrefix(header, "Bearer ")
+		if uid, ok := validFakeToken(token); bearer && ok {
+			require.NotNil(t, got.Result, "%+v", got.Error)
+			require.Equal(t, http.StatusOK, rec.Code)
+			require.Equal(t, uid, got.Result.UID)
+			return
+		}
+		require.NotNil(t, got.Error)
+		require.Equal(t, Unauthenticated, got.Error.Status)
+		require.Equal(t, http.StatusUnauthorized, rec.Code)
+		require.Contains(t, []string{
+			"this function requires a signed-in caller",
+			`Authorization must be "Bearer <Firebase ID token>"`,
+			"invalid ID token: " + errBadToken.Error(),
+		}, got.Error.Message)
+	})
+}
+
+// fuzzReq is a request type with every kind of field a callable takes, and
+// a Validate method, as the session API's requests have.
+type fuzzReq struct {
+	Name  string            `json:"name"`
+	Count int               `json:"count"`
+	Ratio float64           `json:"ratio"`
+	Tags  []string          `json:"tags"`
+	Meta  map[string]string `json:"meta"`
+	Inner *struct {
+		Flag bool `json:"flag"`
+	} `json:"inner"`
+}
+
+func (r *fuzzReq) Validate() error {
+	switch {
+	case r.Name == "":
+		return errors.New(`field "name" is required`)
+	case r.Count < 0:
+		return errors.New(`field "count" must not be negative`)
+	case len(r.Tags) > 8:
+		return errors.New(`field "tags" has more than 8 entries`)
+	}
+	return nil
+}
+
+// FuzzDecodeData: no data may panic the decoder; every failure is an
+// INVALID_ARGUMENT *Error with a message that names no Go type; whatever
+// decodes is valid, and encodes back to data that decodes to the same value.
+func FuzzDecodeData(f *testing.F) {
+	for _, seed := range []string{
+		`{"name":"n"}`, `{"name":"n","count":2,"ratio":0.5,"tags":["a"],"meta":{"k":"v"},"inner":{"flag":true}}`,
+		`{"name":""}`, `{"name":"n","count":-1}`, `{"name":"n","tags":["1","2","3","4","5","6","7","8","9"]}`,
+		`{"name":"n","zzz":1}`, `{"name":1}`, `{"name":"n","count":1e400}`, `{"name":"n","count":1.5}`,
+		`{"name":"n","inner":{"flag":"yes"}}`, `{"name":"n","meta":{"k":1}}`, `{"name":"n","inner":null}`,
+		`[]`, `null`, ``, ` `, `"s"`, `{`, `{"name":"n"} {}`, `{"name":"n"}]`, "\x00", `{"name":"\ud800"}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Add([]byte(`{"name":"x"}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		v, err := DecodeData[fuzzReq](data)
+		if err != nil {
+			var cerr *Error
+			require.True(t, errors.As(err, &cerr), "%T %v", err, err)
+			require.Equal(t, InvalidArgument, cerr.Status)
+			require.NotEmpty(t, cerr.Message)
+			for _, goName := range []string{"fuzzReq", "Go value", "Go struct", "callable."} {
+				require.NotContains(t, cerr.Message, goName)
+			}
+			return
+		}
+		require.NoError(t, v.Validate())
+		// Only one valid JSON value is accepted: a stray "]" or "}" after
+		// it once slipped past json.Decoder.More.
+		require.True(t, json.Valid(data), "accepted invalid JSON %q", data)
+		again, err := json.Marshal(v)
+		require.NoError(t, err)
+		w, err := DecodeData[fuzzReq](again)
+		require.NoError(t, err, "%s", again)
+		require.True(t, reflect.DeepEqual(v, w), "%+v != %+v", v, w)
+	})
+}

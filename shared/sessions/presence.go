@@ -1,0 +1,103 @@
+package sessions
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"cloud.google.com/go/firestore"
+
+	"github.com/pajama-app/sharedexperiences/shared/bulk"
+)
+
+// Removal is one session's participants removed for silence.
+type Removal struct {
+	SessionID string   `json:"sessionId"`
+	Removed   []string `json:"removed"`
+}
+
+// SweepPresence removes from every active session the participants whose
+// last heartbeat (presence/{uid}.lastSeenAt, written by the participant
+// every 5 to 10 s, and by the server when they join) is older than grace.
+func (s *Store) SweepPresence(ctx context.Context, now time.Time, grace time.Duration) ([]Removal, error) {
+	docs, err := s.fs.Collection(SessionsCollection).Where("status", "==", StatusActive).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("query active sessions: %w", err)
+	}
+	cutoff := now.Add(-grace)
+	var out []Removal
+	for _, d := range docs {
+		presence, err := d.Ref.Collection(PresenceCollection).Documents(ctx).GetAll()
+		if err != nil {
+			return out, fmt.Errorf("read presence of %s: %w", d.Ref.ID, err)
+		}
+		lastSeen := map[string]time.Time{}
+		for _, p := range presence {
+			lastSeen[p.Ref.ID], _ = p.Data()["lastSeenAt"].(time.Time)
+		}
+		removed, err := s.RemoveAbsent(ctx, d.Ref.ID, func(uid string) bool {
+			return lastSeen[uid].Before(cutoff) // a missing heartbeat is the zero time
+		})
+		if err != nil {
+			return out, err
+		}
+		if len(removed) > 0 {
+			out = append(out, Removal{SessionID: d.Ref.ID, Removed: removed})
+		}
+	}
+	return out, nil
+}
+
+// FinalizeEnded prepares the sessions that ended before endedBefore for
+// deletion: their events and snapshot get the session's expireAt, so the
+// TTL policies on those collection groups remove them with the session; the
+// subcollections no TTL policy covers (presence, the server's own
+// documents) are deleted now. endedBefore leaves recently ended sessions
+// alone while their last events are still being sequenced. A session that
+// fails is reported in failed and left for the next run; the others go on.
+func (s *Store) FinalizeEnded(ctx context.Context, endedBefore time.Time) (done []string, failed map[string]string, err error) {
+	docs, err := s.fs.Collection(SessionsCollection).
+		Where("status", "==", StatusInactive).Where("finalized", "==", false).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, nil, fmt.Errorf("query ended sessions: %w", err)
+	}
+	failed = map[string]string{}
+	for _, d := range docs {
+		if ended, _ := d.Data()["endedAt"].(time.Time); !ended.Before(endedBefore) {
+			continue
+		}
+		if err := s.finalize(ctx, d); err != nil {
+			failed[d.Ref.ID] = err.Error()
+			continue
+		}
+		done = append(done, d.Ref.ID)
+	}
+	return done, failed, nil
+}
+
+func (s *Store) finalize(ctx context.Context, d *firestore.DocumentSnapshot) error {
+	{
+		expireAt, _ := d.Data()["expireAt"].(time.Time)
+		for _, sub := range []struct {
+			name string
+			op   bulk.Op
+		}{
+			{EventsCollection, bulk.Update([]firestore.Update{{Path: "expireAt", Value: expireAt}})},
+			{"state_snapshots", bulk.Update([]firestore.Update{{Path: "expireAt", Value: expireAt}})},
+			{PresenceCollection, bulk.Delete},
+			{"server", bulk.Delete},
+		} {
+			refs, err := d.Ref.Collection(sub.name).DocumentRefs(ctx).GetAll()
+			if err != nil {
+				return fmt.Errorf("list %s of %s: %w", sub.name, d.Ref.ID, err)
+			}
+			if err := bulk.Apply(ctx, s.fs, refs, sub.op); err != nil {
+				return fmt.Errorf("finalize %s: %w", d.Ref.ID, err)
+			}
+		}
+		if _, err := d.Ref.Update(ctx, []firestore.Update{{Path: "finalized", Value: true}}); err != nil {
+			return fmt.Errorf("mark %s finalized: %w", d.Ref.ID, err)
+		}
+	}
+	return nil
+}

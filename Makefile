@@ -8,7 +8,7 @@ export EMULATORS_REQUIRED ?= 1
 
 NODE_STAMP := emulator/node_modules/.package-lock.json
 
-.PHONY: help run test unit lint fuzz deploy deploy-dry-run smoke clean
+.PHONY: help run test unit lint fuzz bench deploy deploy-dry-run smoke clean
 
 help:
 	@echo "make run             the whole stack on the local emulators (Ctrl-C stops it)"
@@ -16,6 +16,7 @@ help:
 	@echo "make unit            unit tests only (no emulators)"
 	@echo "make lint            gofmt, go vet, staticcheck"
 	@echo "make fuzz            each fuzz target for FUZZTIME (default 30s)"
+	@echo "make bench           the benchmark scenarios on a fresh stack; writes bench/RESULTS.md"
 	@echo "make deploy          rules, indexes, TTL (firebase) and functions, topics, schedules (gcloud)"
 	@echo "make deploy-dry-run  print every deploy command and check what can be checked offline"
 	@echo "make smoke           the Firebase JS SDK against a running 'make run'"
@@ -51,6 +52,11 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg; \
 	  done; \
 	done
+
+# BENCH_FLAGS sizes the scenarios (go run ./bench -h lists them).
+BENCH_FLAGS ?=
+bench: $(NODE_STAMP)
+	$(GO) run ./bench $(BENCH_FLAGS)
 
 smoke: $(NODE_STAMP)
 	cd emulator && node smoke/client.mjs

@@ -31,6 +31,7 @@ import (
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
 	"github.com/pajama-app/sharedexperiences/shared/fanout"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
+	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
@@ -65,8 +66,8 @@ func New(cfg config.Config, deps Deps) *App {
 	}
 	seqOpts := &events.Options{
 		MaxEventBytes: cfg.MaxEventBytes,
-		SenderLimit:   events.Limit{PerSecond: cfg.SenderEventsPerSecond, Burst: 2 * cfg.SenderEventsPerSecond},
-		SessionLimit:  events.Limit{PerSecond: cfg.SessionEventsPerSecond, Burst: 2 * cfg.SessionEventsPerSecond},
+		SenderLimit:   ratelimit.Limit{PerSecond: cfg.SenderEventsPerSecond, Burst: 2 * cfg.SenderEventsPerSecond},
+		SessionLimit:  ratelimit.Limit{PerSecond: cfg.SessionEventsPerSecond, Burst: 2 * cfg.SessionEventsPerSecond},
 	}
 	registry := experiences.Default()
 	return &App{
@@ -77,6 +78,7 @@ func New(cfg config.Config, deps Deps) *App {
 		sessions: sessions.NewStore(deps.Firestore, &sessions.Options{
 			KnownExperience: func(id string) bool { _, ok := registry.Lookup(id); return ok },
 			MaxParticipants: cfg.MaxParticipants,
+			CreateLimit:     ratelimit.PerMinute(cfg.SessionsPerUserPerMinute),
 			EndedRetention:  cfg.EndedSessionRetention,
 		}),
 		compact: snapshots.NewCompactor(deps.Firestore, registry),

@@ -20,6 +20,7 @@ var statusOf = []struct {
 	{sessions.ErrInactive, callable.FailedPrecondition},
 	{sessions.ErrUnknownExperience, callable.InvalidArgument},
 	{sessions.ErrFull, callable.ResourceExhausted},
+	{sessions.ErrTooManySessions, callable.ResourceExhausted},
 }
 
 // mapError is the callable handlers' Options.MapError.

@@ -434,3 +434,50 @@ func TestCallableBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestAbuseLimits: participants per session and sessions created per user
+// per minute (12 and 3 in this package's configuration).
+func TestAbuseLimits(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	t.Run("participants per session", func(t *testing.T) {
+		users := make([]emulatortest.User, 13)
+		uids := make([]string, len(users))
+		for i := range users {
+			users[i] = env.NewUser(t)
+			uids[i] = users[i].UID
+		}
+		callID := seedCall(t, ctx, uids...)
+		created, err := call[functions.SessionResult](t, users[0], "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
+		require.NoError(t, err)
+		sid := map[string]any{"sessionId": created.Session.ID}
+		for _, u := range users[1:12] {
+			_, err := call[functions.JoinSessionResult](t, u, "joinSession", sid)
+			require.NoError(t, err)
+		}
+		_, err = call[functions.JoinSessionResult](t, users[12], "joinSession", sid)
+		requireStatus(t, err, callable.ResourceExhausted)
+		_, err = call[functions.JoinSessionResult](t, users[5], "joinSession", sid)
+		require.NoError(t, err, "a participant joining again is not a new participant")
+	})
+	t.Run("sessions created per user per minute", func(t *testing.T) {
+		u, other := env.NewUser(t), env.NewUser(t)
+		var calls []string
+		for range 5 {
+			calls = append(calls, seedCall(t, ctx, u.UID, other.UID))
+		}
+		// A create that fails does not count.
+		_, err := call[functions.SessionResult](t, other, "createSession", map[string]any{"callId": calls[0], "experienceId": "co_reading"})
+		require.NoError(t, err)
+		_, err = call[functions.SessionResult](t, u, "createSession", map[string]any{"callId": calls[0], "experienceId": "co_reading"})
+		requireStatus(t, err, callable.AlreadyExists)
+		for _, c := range calls[1:4] {
+			_, err := call[functions.SessionResult](t, u, "createSession", map[string]any{"callId": c, "experienceId": "co_reading"})
+			require.NoError(t, err)
+		}
+		_, err = call[functions.SessionResult](t, u, "createSession", map[string]any{"callId": calls[4], "experienceId": "co_reading"})
+		requireStatus(t, err, callable.ResourceExhausted)
+		_, err = call[functions.SessionResult](t, other, "createSession", map[string]any{"callId": calls[4], "experienceId": "co_reading"})
+		require.NoError(t, err, "the limit is per user")
+	})
+}

@@ -64,6 +64,9 @@ type Config struct {
 
 	// MaxParticipants bounds a session (MAX_PARTICIPANTS).
 	MaxParticipants int
+	// SessionsPerUserPerMinute bounds createSession per user
+	// (SESSIONS_PER_USER_PER_MINUTE).
+	SessionsPerUserPerMinute int
 
 	// MaxEventBytes bounds the encoded size of one event (MAX_EVENT_BYTES).
 	MaxEventBytes int
@@ -93,6 +96,8 @@ func Default() Config {
 		CleanupGrace:          5 * time.Minute,
 		MaxParticipants:       50,
 
+		SessionsPerUserPerMinute: 10,
+
 		SenderEventsPerSecond:  20,
 		SessionEventsPerSecond: 100,
 	}
@@ -121,6 +126,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	c.EndedSessionRetention = r.duration("ENDED_SESSION_RETENTION", c.EndedSessionRetention)
 	c.MaxParticipants = r.integer("MAX_PARTICIPANTS", c.MaxParticipants)
 	c.CleanupGrace = r.duration("CLEANUP_GRACE", c.CleanupGrace)
+	c.SessionsPerUserPerMinute = r.integer("SESSIONS_PER_USER_PER_MINUTE", c.SessionsPerUserPerMinute)
 	c.SenderEventsPerSecond = r.float("SENDER_EVENTS_PER_SECOND", c.SenderEventsPerSecond)
 	c.SessionEventsPerSecond = r.float("SESSION_EVENTS_PER_SECOND", c.SessionEventsPerSecond)
 	c.AuthEmulatorHost = r.str("FIREBASE_AUTH_EMULATOR_HOST", "")
@@ -142,8 +148,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: timeouts must be positive", ErrInvalid)
 	case c.SenderEventsPerSecond <= 0, c.SessionEventsPerSecond <= 0:
 		return fmt.Errorf("%w: event rates must be positive", ErrInvalid)
-	case c.CompactionThreshold <= 0, c.MaxParticipants <= 0:
-		return fmt.Errorf("%w: COMPACTION_THRESHOLD and MAX_PARTICIPANTS must be positive", ErrInvalid)
+	case c.CompactionThreshold <= 0, c.MaxParticipants <= 0, c.SessionsPerUserPerMinute <= 0:
+		return fmt.Errorf("%w: COMPACTION_THRESHOLD, MAX_PARTICIPANTS and SESSIONS_PER_USER_PER_MINUTE must be positive", ErrInvalid)
 	case c.EventRetention < 0, c.EndedSessionRetention < 0, c.CleanupGrace < 0:
 		return fmt.Errorf("%w: retentions cannot be negative", ErrInvalid)
 	case c.MaxEventBytes <= 0:
@@ -157,7 +163,8 @@ func (c Config) Validate() error {
 func Variables() []string {
 	return []string{"FUNCTION_REGION", "PUBLISH_EVENTS", "SNAPSHOTS_ENABLED", "STALE_SESSION_AFTER",
 		"PRESENCE_GRACE", "MAX_EVENT_BYTES", "SENDER_EVENTS_PER_SECOND", "SESSION_EVENTS_PER_SECOND",
-		"COMPACTION_THRESHOLD", "EVENT_RETENTION", "ENDED_SESSION_RETENTION", "MAX_PARTICIPANTS", "CLEANUP_GRACE"}
+		"COMPACTION_THRESHOLD", "EVENT_RETENTION", "ENDED_SESSION_RETENTION", "MAX_PARTICIPANTS", "CLEANUP_GRACE",
+		"SESSIONS_PER_USER_PER_MINUTE"}
 }
 
 // IsDemoProject reports whether id names an emulator-only project.

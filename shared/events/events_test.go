@@ -7,31 +7,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestBucket(t *testing.T) {
-	l := Limit{PerSecond: 10, Burst: 3}
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name  string
-		at    []time.Duration
-		allow []bool
-	}{
-		{"burst then refuse", []time.Duration{0, 0, 0, 0}, []bool{true, true, true, false}},
-		{"refills with event time", []time.Duration{0, 0, 0, 0, 100 * time.Millisecond}, []bool{true, true, true, false, true}},
-		{"refill capped at burst", []time.Duration{0, 10 * time.Second, 10 * time.Second, 10 * time.Second, 10 * time.Second}, []bool{true, true, true, true, false}},
-		{"older event refills nothing", []time.Duration{time.Second, 0, 0, 0}, []bool{true, true, true, false}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var b bucket
-			for i, d := range tt.at {
-				require.Equal(t, tt.allow[i], b.take(l, t0.Add(d)), "event %d", i)
-			}
-		})
-	}
-	var b bucket
-	require.True(t, b.take(Limit{}, t0), "no limit allows everything")
-}
-
 func TestOrder(t *testing.T) {
 	t0 := time.Now()
 	a := Event{CreatedAt: t0, ClientSequenceNumber: 2, DocID: "a"}

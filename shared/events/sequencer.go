@@ -14,6 +14,7 @@ import (
 
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
+	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
@@ -26,7 +27,7 @@ type Options struct {
 	MaxEventBytes int
 	// SenderLimit and SessionLimit are the sustained rates and bursts
 	// allowed per sender and per session, measured on createdAt.
-	SenderLimit, SessionLimit Limit
+	SenderLimit, SessionLimit ratelimit.Limit
 	// MaxAttempts bounds the transaction's attempts under contention.
 	MaxAttempts int
 }
@@ -36,8 +37,8 @@ type Options struct {
 var DefaultOptions = Options{
 	BatchSize:     200,
 	MaxEventBytes: 16 << 10,
-	SenderLimit:   Limit{PerSecond: 20, Burst: 40},
-	SessionLimit:  Limit{PerSecond: 100, Burst: 200},
+	SenderLimit:   ratelimit.Limit{PerSecond: 20, Burst: 40},
+	SessionLimit:  ratelimit.Limit{PerSecond: 100, Burst: 200},
 	MaxAttempts:   20,
 }
 
@@ -83,10 +84,10 @@ func NewSequencer(fs *firestore.Client, reg *experiences.Registry, pub Publisher
 		if opts.MaxEventBytes > 0 {
 			o.MaxEventBytes = opts.MaxEventBytes
 		}
-		if opts.SenderLimit != (Limit{}) {
+		if opts.SenderLimit != (ratelimit.Limit{}) {
 			o.SenderLimit = opts.SenderLimit
 		}
-		if opts.SessionLimit != (Limit{}) {
+		if opts.SessionLimit != (ratelimit.Limit{}) {
 			o.SessionLimit = opts.SessionLimit
 		}
 		if opts.MaxAttempts > 0 {
@@ -156,8 +157,8 @@ type sequencerState struct {
 	// decided in order: every event committed later sorts after it.
 	Cursor cursor `firestore:"cursor"`
 	// Session is the session's rate bucket; Senders those of each sender.
-	Session bucket             `firestore:"session"`
-	Senders map[string]*bucket `firestore:"senders"`
+	Session ratelimit.Bucket             `firestore:"session"`
+	Senders map[string]*ratelimit.Bucket `firestore:"senders"`
 }
 
 type cursor struct {
@@ -223,7 +224,7 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		}
 		st := stored.Sequencer
 		if st.Senders == nil {
-			st.Senders = map[string]*bucket{}
+			st.Senders = map[string]*ratelimit.Bucket{}
 		}
 		res.experienceID = sess.ExperienceID
 
@@ -383,7 +384,7 @@ func (s *Sequencer) decide(sess *sessions.Session, st *sequencerState, ev Event)
 	// Both buckets must have room; neither is charged for a rejected event.
 	sender, session := st.sender(ev.SenderID), &st.Session
 	sb, ss := *sender, *session
-	if !sb.take(s.opts.SenderLimit, ev.CreatedAt) || !ss.take(s.opts.SessionLimit, ev.CreatedAt) {
+	if !sb.Take(s.opts.SenderLimit, ev.CreatedAt) || !ss.Take(s.opts.SessionLimit, ev.CreatedAt) {
 		return reject(ReasonRateLimited)
 	}
 	*sender, *session = sb, ss
@@ -393,22 +394,18 @@ func (s *Sequencer) decide(sess *sessions.Session, st *sequencerState, ev Event)
 // forgetFullBuckets drops the buckets of senders quiet long enough to have
 // refilled completely: a full bucket and no bucket decide alike, and the
 // session document must not grow with every sender ever seen.
-func (st *sequencerState) forgetFullBuckets(l Limit) {
-	if l.PerSecond <= 0 {
-		return
-	}
-	refill := time.Duration(l.Burst / l.PerSecond * float64(time.Second))
+func (st *sequencerState) forgetFullBuckets(l ratelimit.Limit) {
 	for uid, b := range st.Senders {
-		if st.Cursor.CreatedAt.Sub(b.At) > refill {
+		if b.Full(l, st.Cursor.CreatedAt) {
 			delete(st.Senders, uid)
 		}
 	}
 }
 
-func (st *sequencerState) sender(uid string) *bucket {
+func (st *sequencerState) sender(uid string) *ratelimit.Bucket {
 	b, ok := st.Senders[uid]
 	if !ok {
-		b = &bucket{}
+		b = &ratelimit.Bucket{}
 		st.Senders[uid] = b
 	}
 	return b

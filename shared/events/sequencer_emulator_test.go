@@ -16,6 +16,7 @@ import (
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	. "github.com/pajama-app/sharedexperiences/shared/events"
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
+	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
@@ -71,7 +72,7 @@ func TestTwoInstancesRace(t *testing.T) {
 		require.NoError(t, writeEvent(ctx, fs, sessionID, ids[i], []string{"u1", "u2"}[i%2], int64(i)))
 	}
 	reg := experiences.Default()
-	unlimited := Limit{PerSecond: 1e6, Burst: 1e6}
+	unlimited := ratelimit.Limit{PerSecond: 1e6, Burst: 1e6}
 	opts := &Options{BatchSize: 25, SenderLimit: unlimited, SessionLimit: unlimited}
 	a := NewSequencer(fs, reg, nil, opts, nil)
 	b := NewSequencer(fs, reg, nil, opts, nil)
@@ -136,7 +137,7 @@ func BenchmarkSequencing(b *testing.B) {
 			}
 			sessionID := newSession(b, fs, users...)
 			seq := NewSequencer(fs, experiences.Default(), nil, &Options{
-				SenderLimit: Limit{PerSecond: 1e6, Burst: 1e6}, SessionLimit: Limit{PerSecond: 1e6, Burst: 1e6},
+				SenderLimit: ratelimit.Limit{PerSecond: 1e6, Burst: 1e6}, SessionLimit: ratelimit.Limit{PerSecond: 1e6, Burst: 1e6},
 			}, nil)
 			var wg sync.WaitGroup
 			next := make(chan int, b.N)

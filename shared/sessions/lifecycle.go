@@ -10,7 +10,14 @@ import (
 	"cloud.google.com/go/firestore"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
 )
+
+// userLimits holds each user's session-creation bucket, read and written in
+// the create transaction: one limit across every function instance, and
+// not charged when the create fails.
+const userLimitsCollection = "user_limits"
 
 // callSessions holds one marker document per call, {activeSessionId},
 // read and written by every createSession transaction of that call, so
@@ -124,6 +131,19 @@ func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (S
 		if err := s.requireCallMemberTx(ctx, tx, uid, callID); err != nil {
 			return err
 		}
+		limitRef := s.fs.Collection(userLimitsCollection).Doc(uid)
+		var limits struct {
+			Create ratelimit.Bucket `firestore:"create"`
+		}
+		switch snap, err := tx.Get(limitRef); {
+		case status.Code(err) == codes.NotFound:
+		case err != nil:
+			return fmt.Errorf("read user limits: %w", err)
+		default:
+			if err := snap.DataTo(&limits); err != nil {
+				return fmt.Errorf("decode user limits: %w", err)
+			}
+		}
 		markerRef := s.fs.Collection(callSessionsCollection).Doc(callID)
 		marker, err := tx.Get(markerRef)
 		if err != nil && status.Code(err) != codes.NotFound {
@@ -142,6 +162,12 @@ func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (S
 			}
 		}
 		now := time.Now().UTC()
+		if !limits.Create.Take(s.create, now) {
+			return ErrTooManySessions
+		}
+		if err := tx.Set(limitRef, limits); err != nil {
+			return err
+		}
 		id := s.newID()
 		created = Session{
 			ID: id, CallID: callID, ExperienceID: experienceID, OwnerID: uid,

@@ -40,6 +40,7 @@ var (
 	ErrNotParticipant    = errors.New("the user is not a participant of the session")
 	ErrInactive          = errors.New("the session has ended")
 	ErrUnknownExperience = errors.New("unknown experience")
+	ErrTooManySessions   = errors.New("too many sessions created by this user; try again in a minute")
 )
 
 // ExistsError reports that the call already has an active session, and

@@ -8,6 +8,8 @@ import (
 	"cloud.google.com/go/firestore"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
 )
 
 // Store reads and writes sessions in Firestore.
@@ -17,6 +19,7 @@ type Store struct {
 	newID     func() string
 	maxPeople int
 	retention time.Duration
+	create    ratelimit.Limit
 }
 
 // Options tunes a Store; nil means the defaults.
@@ -26,6 +29,9 @@ type Options struct {
 	KnownExperience func(string) bool
 	// MaxParticipants bounds a session (default 50).
 	MaxParticipants int
+	// CreateLimit bounds the sessions one user creates (default 10 per
+	// minute).
+	CreateLimit ratelimit.Limit
 	// EndedRetention is how long an ended session is kept: its expireAt,
 	// for Firestore's TTL policy (default 30 days).
 	EndedRetention time.Duration
@@ -33,8 +39,12 @@ type Options struct {
 
 // NewStore returns a Store over fs.
 func NewStore(fs *firestore.Client, opts *Options) *Store {
-	s := &Store{fs: fs, knownXP: func(string) bool { return true }, maxPeople: 50, retention: 30 * 24 * time.Hour}
+	s := &Store{fs: fs, knownXP: func(string) bool { return true }, maxPeople: 50, retention: 30 * 24 * time.Hour,
+		create: ratelimit.PerMinute(10)}
 	if opts != nil {
+		if opts.CreateLimit != (ratelimit.Limit{}) {
+			s.create = opts.CreateLimit
+		}
 		if opts.EndedRetention > 0 {
 			s.retention = opts.EndedRetention
 		}

@@ -47,7 +47,7 @@ func (e *Env) ClientCreate(ctx context.Context, idToken, path string, fields map
 		transforms = append(transforms, map[string]any{"fieldPath": f, "setToServerValue": "REQUEST_TIME"})
 	}
 	write := map[string]any{
-		"update":          map[string]any{"name": e.docName(path), "fields": restFields(fields)},
+		"update":          map[string]any{"name": e.docName(path), "fields": RESTFields(fields)},
 		"currentDocument": map[string]any{"exists": false},
 	}
 	if len(transforms) > 0 {
@@ -76,16 +76,17 @@ func (e *Env) docName(path string) string {
 	return fmt.Sprintf("projects/%s/databases/(default)/documents/%s", e.ProjectID, path)
 }
 
-// restFields encodes Go values as Firestore REST Values.
-func restFields(fields map[string]any) map[string]any {
+// RESTFields encodes Go values as the fields of a Firestore REST Document.
+func RESTFields(fields map[string]any) map[string]any {
 	out := make(map[string]any, len(fields))
 	for k, v := range fields {
-		out[k] = restValue(v)
+		out[k] = RESTValue(v)
 	}
 	return out
 }
 
-func restValue(v any) map[string]any {
+// RESTValue encodes a Go value as a Firestore REST Value.
+func RESTValue(v any) map[string]any {
 	switch v := v.(type) {
 	case nil:
 		return map[string]any{"nullValue": nil}
@@ -106,13 +107,19 @@ func restValue(v any) map[string]any {
 		for k, s := range v {
 			m[k] = s
 		}
-		return map[string]any{"mapValue": map[string]any{"fields": restFields(m)}}
+		return map[string]any{"mapValue": map[string]any{"fields": RESTFields(m)}}
 	case map[string]any:
-		return map[string]any{"mapValue": map[string]any{"fields": restFields(v)}}
+		return map[string]any{"mapValue": map[string]any{"fields": RESTFields(v)}}
 	case []string:
 		vals := make([]any, len(v))
 		for i, s := range v {
-			vals[i] = restValue(s)
+			vals[i] = RESTValue(s)
+		}
+		return map[string]any{"arrayValue": map[string]any{"values": vals}}
+	case []any:
+		vals := make([]any, len(v))
+		for i, x := range v {
+			vals[i] = RESTValue(x)
 		}
 		return map[string]any{"arrayValue": map[string]any{"values": vals}}
 	default:

@@ -153,6 +153,21 @@ func MainStack(m *testing.M, stack **emulator.Stack) int {
 	return m.Run()
 }
 
+// Firestore returns an admin Firestore client on stack, closed when the
+// test ends; the test skips when stack is nil (emulators not running).
+func Firestore(tb testing.TB, stack *emulator.Stack) *firestore.Client {
+	tb.Helper()
+	if stack == nil {
+		tb.Skip("emulators not running: run `make test`")
+	}
+	fs, err := firestore.NewClient(context.Background(), stack.ProjectID)
+	if err != nil {
+		tb.Fatalf("firestore client: %v", err)
+	}
+	tb.Cleanup(func() { fs.Close() })
+	return fs
+}
+
 // logSink keeps the children's output out of test output unless
 // EMULATOR_LOGS names a file ("-" for stderr).
 func logSink() io.Writer {

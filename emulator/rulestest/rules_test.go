@@ -553,7 +553,7 @@ func (r *runner) runQuery(ctx context.Context, w *world, tc rulesCase) (int, str
 			v = w.resolve(s)
 		}
 		q["where"] = map[string]any{"fieldFilter": map[string]any{
-			"field": map[string]any{"fieldPath": f.field}, "op": f.op, "value": value(v),
+			"field": map[string]any{"fieldPath": f.field}, "op": f.op, "value": emulatortest.RESTValue(v),
 		}}
 	}
 	return r.call(ctx, tc.as, http.MethodPost, r.docs+parent+":runQuery", map[string]any{"structuredQuery": q})
@@ -571,7 +571,7 @@ func (r *runner) write(path string, d doc, exists *bool) map[string]any {
 			transforms = append(transforms, map[string]any{"fieldPath": k, "setToServerValue": "REQUEST_TIME"})
 			continue
 		}
-		fields[k] = value(v)
+		fields[k] = emulatortest.RESTValue(v)
 		mask = append(mask, k)
 	}
 	w := map[string]any{"update": map[string]any{"name": r.name + "/" + path, "fields": fields}}
@@ -585,38 +585,6 @@ func (r *runner) write(path string, d doc, exists *bool) map[string]any {
 		w["updateTransforms"] = transforms
 	}
 	return w
-}
-
-// value encodes a Go value as a Firestore REST Value.
-func value(v any) map[string]any {
-	switch v := v.(type) {
-	case nil:
-		return map[string]any{"nullValue": nil}
-	case string:
-		return map[string]any{"stringValue": v}
-	case bool:
-		return map[string]any{"booleanValue": v}
-	case int64:
-		return map[string]any{"integerValue": strconv.FormatInt(v, 10)}
-	case float64:
-		return map[string]any{"doubleValue": v}
-	case time.Time:
-		return map[string]any{"timestampValue": v.UTC().Format(time.RFC3339Nano)}
-	case []any:
-		vals := make([]any, len(v))
-		for i, x := range v {
-			vals[i] = value(x)
-		}
-		return map[string]any{"arrayValue": map[string]any{"values": vals}}
-	case map[string]any:
-		fields := make(map[string]any, len(v))
-		for k, x := range v {
-			fields[k] = value(x)
-		}
-		return map[string]any{"mapValue": map[string]any{"fields": fields}}
-	default:
-		panic(fmt.Sprintf("rulestest: no REST encoding for %T", v))
-	}
 }
 
 // call sends one request as role.

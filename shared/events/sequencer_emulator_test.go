@@ -26,16 +26,7 @@ var stack *emulator.Stack
 
 func TestMain(m *testing.M) { os.Exit(emulatortest.MainStack(m, &stack)) }
 
-func newClient(tb testing.TB) *firestore.Client {
-	tb.Helper()
-	if stack == nil {
-		tb.Skip("emulators not running: run `make test`")
-	}
-	fs, err := firestore.NewClient(context.Background(), stack.ProjectID)
-	require.NoError(tb, err)
-	tb.Cleanup(func() { fs.Close() })
-	return fs
-}
+func newClient(tb testing.TB) *firestore.Client { return emulatortest.Firestore(tb, stack) }
 
 func newSession(tb testing.TB, fs *firestore.Client, participants ...string) string {
 	tb.Helper()

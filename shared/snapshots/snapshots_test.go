@@ -24,16 +24,7 @@ var stack *emulator.Stack
 
 func TestMain(m *testing.M) { os.Exit(emulatortest.MainStack(m, &stack)) }
 
-func client(t testing.TB) *firestore.Client {
-	t.Helper()
-	if stack == nil {
-		t.Skip("emulators not running: run `make test`")
-	}
-	fs, err := firestore.NewClient(context.Background(), stack.ProjectID)
-	require.NoError(t, err)
-	t.Cleanup(func() { fs.Close() })
-	return fs
-}
+func client(tb testing.TB) *firestore.Client { return emulatortest.Firestore(tb, stack) }
 
 // history writes already-accepted events, as the pipeline leaves them, and
 // keeps them in memory as the reference.

@@ -301,17 +301,14 @@ func TestJoinWhileWriting(t *testing.T) {
 		require.NoError(t, err)
 	}
 
-	started := make(chan struct{})
-	var once sync.Once
 	written := make(chan error, 1)
-	go func() {
-		written <- writeConcurrently(ctx, sessionID, users, perWriter, func(_, i int) {
-			if i == perWriter/3 {
-				once.Do(func() { close(started) })
-			}
-		})
-	}()
-	<-started
+	go func() { written <- writeConcurrently(ctx, sessionID, users, perWriter, nil) }()
+	// Join once the pipeline has numbered part of the stream, so the seam
+	// falls mid-stream whatever the machine's load.
+	emulatortest.Eventually(t, time.Minute, func() (bool, string) {
+		n := contract(t, ctx, sessionID).LastEventSequenceNumber
+		return n >= 40, fmt.Sprintf("%d sequenced", n)
+	})
 	joined, err := call[functions.JoinSessionResult](t, joiner, "joinSession", map[string]any{"sessionId": sessionID})
 	require.NoError(t, err)
 	require.Positive(t, joined.LastEventSequenceNumber, "joined mid-stream")

@@ -20,7 +20,13 @@ type Store struct {
 	maxPeople int
 	retention time.Duration
 	create    ratelimit.Limit
+	locks     *keyLocks
 }
+
+// txAttempts bounds a Store transaction's attempts: contention on a busy
+// session or call costs a few aborted attempts, and giving up early would
+// turn it into an INTERNAL error for the caller.
+const txAttempts = 20
 
 // Options tunes a Store; nil means the defaults.
 type Options struct {
@@ -40,7 +46,7 @@ type Options struct {
 // NewStore returns a Store over fs.
 func NewStore(fs *firestore.Client, opts *Options) *Store {
 	s := &Store{fs: fs, knownXP: func(string) bool { return true }, maxPeople: 50, retention: 30 * 24 * time.Hour,
-		create: ratelimit.PerMinute(10)}
+		create: ratelimit.PerMinute(10), locks: newKeyLocks()}
 	if opts != nil {
 		if opts.CreateLimit != (ratelimit.Limit{}) {
 			s.create = opts.CreateLimit
@@ -144,6 +150,7 @@ func (s *Store) EndStale(ctx context.Context, cutoff, now time.Time) ([]string, 
 // holds on its current state.
 func (s *Store) endIf(ctx context.Context, ref *firestore.DocumentRef, now time.Time, reason string, cond func(*Session) bool) (bool, error) {
 	var done bool
+	defer s.locks.lock("session/" + ref.ID)()
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		done = false
 		ref, sess, err := s.session(tx, ref.ID)
@@ -157,7 +164,7 @@ func (s *Store) endIf(ctx context.Context, ref *firestore.DocumentRef, now time.
 		c := &change{}
 		s.end(sess, c, SystemSender, reason)
 		return s.commit(tx, ref, c, now)
-	})
+	}, firestore.MaxAttempts(txAttempts))
 	if err != nil {
 		return false, fmt.Errorf("end session %s: %w", ref.ID, err)
 	}

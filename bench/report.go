@@ -1,0 +1,578 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Results is everything one run measured; results.json is this, and
+// RESULTS.md is rendered from it.
+type Results struct {
+	Date              string          `json:"date"`
+	Command           string          `json:"command"`
+	Machine           Machine         `json:"machine"`
+	Config            config          `json:"config"`
+	StackStartSeconds float64         `json:"stackStartSeconds"`
+	TotalSeconds      float64         `json:"totalSeconds"`
+	Latency           *LatencyResult  `json:"latency"`
+	Ceiling           *CeilingResult  `json:"ceiling"`
+	Sequencing        []SequencingRow `json:"sequencing"`
+	ManySessions      *SequencingRow  `json:"manySessions"`
+	ManyShared        *SequencingRow  `json:"manySessionsOneProject"`
+	LockProbe         *LockProbe      `json:"lockProbe"`
+	EndToEnd          *EndToEndResult `json:"endToEnd"`
+	CatchUp           *CatchUpResult  `json:"catchUp"`
+	GoBench           []GoBenchLine   `json:"goBench"`
+	Goals             []Goal          `json:"goals"`
+	LogFile           string          `json:"-"`
+}
+
+// Machine is where the run happened; the load averages tell how shared it
+// was at the time.
+type Machine struct {
+	CPUs       int    `json:"cpus"`
+	CPUModel   string `json:"cpuModel"`
+	MemoryGiB  string `json:"memoryGiB"`
+	GoVersion  string `json:"goVersion"`
+	OS         string `json:"os"`
+	LoadBefore string `json:"loadAverageBefore"`
+	LoadAfter  string `json:"loadAverageAfter"`
+}
+
+func readMachine(ctx context.Context, root string) Machine {
+	m := Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, LoadBefore: loadAverage()}
+	m.CPUModel = procField("/proc/cpuinfo", "model name")
+	if kb, err := strconv.ParseFloat(strings.Fields(procField("/proc/meminfo", "MemTotal") + " 0")[0], 64); err == nil && kb > 0 {
+		m.MemoryGiB = fmt.Sprintf("%.1f", kb/(1<<20))
+	}
+	if rel, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.OS = "Linux " + strings.TrimSpace(string(rel))
+	}
+	// The toolchain that builds the functions host, which may differ from
+	// the one that built this binary.
+	cmd := exec.CommandContext(ctx, "go", "version")
+	cmd.Dir = root
+	if out, err := cmd.Output(); err == nil {
+		m.GoVersion = strings.TrimPrefix(strings.TrimSpace(string(out)), "go version ")
+	} else {
+		m.GoVersion = runtime.Version()
+	}
+	return m
+}
+
+// procField returns the value of the first "key: value" line of a /proc
+// file.
+func procField(path, key string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// loadAverage is the 1, 5 and 15 minute load averages.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// Goal is one of the issue's targets, checked against this run.
+type Goal struct {
+	Goal     string `json:"goal"`
+	Target   string `json:"target"`
+	Measured string `json:"measured"`
+	Pass     bool   `json:"pass"`
+	// Note says, for a miss, by how much and what limits it.
+	Note string `json:"note,omitempty"`
+}
+
+func verdict(pass bool) string {
+	if pass {
+		return "PASS"
+	}
+	return "MISS"
+}
+
+// goals checks the targets; a scenario that did not run has no goal line.
+func goals(r *Results) []Goal {
+	var out []Goal
+	if l := r.Latency; l != nil && len(l.Rows) >= 3 {
+		client, admin, rules := l.Rows[0], l.Rows[1], l.Rows[2]
+		breakdown := fmt.Sprintf("Where the time goes (p50): a client write through the rules with no trigger is already %.1f ms "+
+			"(%.1fx the floor: the REST API and the rules, with a get() of the session). The same event written the floor's way "+
+			"(admin) is seen accepted after %.1f ms (%.1fx): the %.1f ms over the floor are the pipeline, that is the trigger's trip "+
+			"from the Firestore emulator through the runner to the functions host, then the sequencing transaction (read the event, "+
+			"read the session, query the pending events, commit the decisions and the session: a round trip to the emulator each) "+
+			"before the listener hears of the change, where the floor has one write. (onEventCreated's whole run is %.0f ms at p50 in the "+
+			"runner's log, longer than the path because it ends with the Pub/Sub publish, after the commit.)",
+			rules.P50, rules.RatioP50, admin.P50, admin.RatioP50, admin.P50-l.Floor.P50, l.Function.P50)
+		g := Goal{Goal: "scenario 1: p50 write -> accepted -> peer", Target: "<= 2x floor p50",
+			Measured: fmt.Sprintf("%.1f ms = %.2fx floor %.1f ms", client.P50, client.RatioP50, l.Floor.P50), Pass: client.RatioP50 <= 2}
+		if !g.Pass {
+			g.Note = fmt.Sprintf("Misses by %.1fx (%.1f ms over a %.1f ms target). %s", client.RatioP50/2, client.P50-2*l.Floor.P50, 2*l.Floor.P50, breakdown)
+		}
+		out = append(out, g)
+		g = Goal{Goal: "scenario 1: p99 write -> accepted -> peer", Target: "<= 3x floor p99",
+			Measured: fmt.Sprintf("%.1f ms = %.2fx floor %.1f ms", client.P99, client.RatioP99, l.Floor.P99), Pass: client.RatioP99 <= 3}
+		if !g.Pass {
+			g.Note = fmt.Sprintf("Misses by %.1fx (%.1f ms over a %.1f ms target). The tail adds up the same steps as the p50; "+
+				"the admin-written event's p99 is %.1fx the floor's, the rules-checked write's %.1fx.",
+				client.RatioP99/3, client.P99-3*l.Floor.P99, 3*l.Floor.P99, admin.RatioP99, rules.RatioP99)
+		}
+		out = append(out, g)
+	}
+	if row, ok := writersRow(r.Sequencing, 20); ok {
+		g := Goal{Goal: "scenario 2: 20 writers, throughput", Target: ">= 500 events/s",
+			Measured: fmt.Sprintf("%.0f events/s", row.EventsPerSecond), Pass: row.EventsPerSecond >= 500}
+		if r.Ceiling != nil {
+			g.Measured += fmt.Sprintf(" = %.2fx the ceiling (%.0f events/s)", row.RatioToCeiling, r.Ceiling.EventsPerSecond)
+		}
+		if !g.Pass {
+			g.Note = fmt.Sprintf("Misses by %.0f events/s (%.2fx the target). %d transactions for %d events (%.1f per transaction), %.2f attempts each.",
+				500-row.EventsPerSecond, row.EventsPerSecond/500, row.Transactions, row.Accepted,
+				float64(row.Accepted)/float64(max(row.Transactions, 1)), row.AttemptsPerTx)
+		}
+		out = append(out, g)
+		g = Goal{Goal: "scenario 2: 20 writers, session-document writes", Target: "<= 0.1 per event",
+			Measured: fmt.Sprintf("%.3f per event", row.SessionWritesPerEvent), Pass: row.SessionWritesPerEvent <= 0.1}
+		if !g.Pass {
+			g.Note = fmt.Sprintf("Misses by %.3f per event: batches average %.1f events.", row.SessionWritesPerEvent-0.1,
+				float64(row.Accepted)/float64(max(row.Transactions, 1)))
+		}
+		out = append(out, g)
+	}
+	if len(r.Sequencing) > 0 || r.ManySessions != nil || r.EndToEnd != nil {
+		lost, where := 0, []string{}
+		for _, row := range r.Sequencing {
+			lost += row.Lost
+			where = append(where, fmt.Sprintf("%s: %d", writersText(row.Writers), row.Lost))
+		}
+		if m := r.ManySessions; m != nil {
+			lost += m.Lost
+			where = append(where, fmt.Sprintf("many sessions: %d", m.Lost))
+		}
+		if m := r.ManyShared; m != nil {
+			lost += m.Lost
+			where = append(where, fmt.Sprintf("many sessions in one project: %d", m.Lost))
+		}
+		if e := r.EndToEnd; e != nil {
+			lost += e.Lost
+			where = append(where, fmt.Sprintf("end to end: %d", e.Lost))
+		}
+		g := Goal{Goal: "scenarios 2 and 6: lost events", Target: "0", Measured: fmt.Sprintf("%d (%s)", lost, strings.Join(where, ", ")), Pass: lost == 0}
+		if !g.Pass {
+			g.Note = "An event written and never decided: a correctness bug, not a performance miss."
+		}
+		out = append(out, g)
+	}
+	for _, row := range r.Sequencing {
+		g := Goal{Goal: fmt.Sprintf("scenario 3: operations per 1,000 events, %s", writersText(row.Writers)), Target: "<= 2,500",
+			Measured: fmt.Sprintf("%.0f (%.0f reads + %.0f writes)", row.OpsPer1000, row.ReadsPer1000, row.WritesPer1000),
+			Pass:     row.OpsPer1000 <= 2500}
+		if !g.Pass {
+			perTx := float64(row.Accepted) / float64(max(row.Transactions, 1))
+			tx := float64(max(row.Transactions, 1))
+			runReads := float64(row.Reads-int64(row.Accepted)) / tx
+			runWrites := float64(row.Writes-int64(row.Accepted)) / tx
+			g.Note = fmt.Sprintf("Misses by %.0f (%.2fx). Counted: beyond one read and one write per event (the pending query "+
+				"returns it, its decision is written), every sequencing run costs %.1f reads and %.1f writes (the triggering event, the session and "+
+				"the fan-out cursor read; the session and the cursor written), shared by the events it decides: %.1f here, where only "+
+				"the events written while a run is in flight queue behind it. Under 2,500 needs about %.0f events per run.",
+				row.OpsPer1000-2500, row.OpsPer1000/2500, runReads, runWrites, perTx, (runReads+runWrites)*1000/500)
+		}
+		out = append(out, g)
+	}
+	if c := r.CatchUp; c != nil {
+		for _, j := range c.Joins {
+			if j.Events == c.Baseline.Events {
+				continue
+			}
+			g := Goal{Goal: fmt.Sprintf("scenario 4: joinSession, %d events, after compaction", j.Events),
+				Target:   fmt.Sprintf("<= 1.2x the %d-event join", c.Baseline.Events),
+				Measured: fmt.Sprintf("%.1f ms = %.2fx (%.1f ms)", j.After.P50, j.AfterRatio, c.Baseline.After.P50), Pass: j.AfterRatio <= 1.2}
+			if !g.Pass {
+				small := c.Joins[0]
+				g.Note = fmt.Sprintf("Misses by %.2fx (%.1f ms over %.1f ms). The compacted join returns the same thing whatever the "+
+					"history (the snapshot and no event, %d bytes here); what still grows is reading: the query for the events after "+
+					"the snapshot returns nothing yet takes %.1f ms at p50 over %d events against %.1f ms over %d, timed alone in "+
+					"this process. The Firestore emulator evaluates the query by scanning the session's events; in production it is "+
+					"served from the sequenceNumber index, and Firestore's query time scales with the result set, not the "+
+					"collection (documented, not measured here).",
+					j.AfterRatio/1.2, j.After.P50-1.2*c.Baseline.After.P50, 1.2*c.Baseline.After.P50, j.BytesAfter,
+					j.TailQuery.P50, j.Events, small.TailQuery.P50, small.Events)
+			}
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// writersText is "1 writer" or "n writers".
+func writersText(n int) string {
+	if n == 1 {
+		return "1 writer"
+	}
+	return fmt.Sprintf("%d writers", n)
+}
+
+func writersRow(rows []SequencingRow, w int) (SequencingRow, bool) {
+	i := slices.IndexFunc(rows, func(r SequencingRow) bool { return r.Writers == w })
+	if i < 0 {
+		return SequencingRow{}, false
+	}
+	return rows[i], true
+}
+
+// summaryTable is the one table: every scenario's headline, what it is
+// compared with in the same run, and the goal.
+func summaryTable(r *Results) string {
+	var b strings.Builder
+	b.WriteString("| scenario | measure | result | reference (same run) | ratio | goal |\n| --- | --- | --- | --- | --- | --- |\n")
+	row := func(cells ...string) { b.WriteString("| " + strings.Join(cells, " | ") + " |\n") }
+	goal := func(prefix string) string {
+		for _, g := range r.Goals {
+			if strings.HasPrefix(g.Goal, prefix) {
+				return g.Target + ": " + verdict(g.Pass)
+			}
+		}
+		return ""
+	}
+	if l := r.Latency; l != nil {
+		row("floor", "bare write -> listener p50 / p95 / p99", fmtDist(l.Floor.Distribution), "", "1", "")
+		for i, x := range l.Rows {
+			g := ""
+			if i == 0 {
+				g = goal("scenario 1: p50") + "; " + goal("scenario 1: p99")
+			}
+			row(x.Name, "p50 / p95 / p99", fmtDist(x.Distribution), "floor",
+				fmt.Sprintf("%.2fx / %.2fx / %.2fx", x.RatioP50, x.RatioP95, x.RatioP99), g)
+		}
+	}
+	if c := r.Ceiling; c != nil {
+		row("ceiling", fmt.Sprintf("bare transactions of %d new docs + 1 counter", c.Batch), fmt.Sprintf("%.0f events/s", c.EventsPerSecond), "", "1", "")
+	}
+	for _, s := range r.Sequencing {
+		g := ""
+		if s.Writers == 20 {
+			g = goal("scenario 2: 20 writers, throughput") + "; " + goal("scenario 2: 20 writers, session")
+		}
+		row(fmt.Sprintf("2: one session, %s", writersText(s.Writers)), "events/s; session writes/event; retries; rejected; lost",
+			fmt.Sprintf("%.0f/s; %.3f; %d; %d; %d", s.EventsPerSecond, s.SessionWritesPerEvent, s.Retries, s.Rejected, s.Lost),
+			fmt.Sprintf("ceiling; the writes alone %.0f/s", s.WritesAlonePerSecond),
+			fmt.Sprintf("%.2fx; %.2fx", s.RatioToCeiling, s.EventsPerSecond/s.WritesAlonePerSecond), g)
+	}
+	for _, s := range r.Sequencing {
+		row(fmt.Sprintf("3: cost, %s", writersText(s.Writers)), "Firestore ops per 1,000 events (reads + writes)",
+			fmt.Sprintf("%.0f (%.0f + %.0f)", s.OpsPer1000, s.ReadsPer1000, s.WritesPer1000), "", "",
+			goal(fmt.Sprintf("scenario 3: operations per 1,000 events, %s", writersText(s.Writers))))
+	}
+	if e := r.EndToEnd; e != nil {
+		ratio := ""
+		if r.Ceiling != nil {
+			ratio = fmt.Sprintf("%.2fx", e.EventsPerSecond/r.Ceiling.EventsPerSecond)
+		}
+		row(fmt.Sprintf("2, end to end: %d writers", e.Writers), "events/s through the emulator's trigger delivery; lost",
+			fmt.Sprintf("%.0f/s; %d", e.EventsPerSecond, e.Lost), "ceiling", ratio, "")
+	}
+	if c := r.CatchUp; c != nil {
+		for _, j := range c.Joins {
+			row(fmt.Sprintf("4: joinSession, %d events", j.Events), "p50 before / after compaction",
+				fmt.Sprintf("%.1f / %.1f ms", j.Before.P50, j.After.P50),
+				fmt.Sprintf("fresh %d-event join: %.1f / %.1f ms", c.Baseline.Events, c.Baseline.Before.P50, c.Baseline.After.P50),
+				fmt.Sprintf("%.2fx / %.2fx", j.BeforeRatio, j.AfterRatio), goal(fmt.Sprintf("scenario 4: joinSession, %d events,", j.Events)))
+		}
+		for _, k := range c.Compactions {
+			row(fmt.Sprintf("5: compaction, %d events", k.Events), "time; reads; writes",
+				fmt.Sprintf("%.0f ms; %d; %d", k.Ms, k.EventsRead+k.OtherReads, k.Writes), "", fmt.Sprintf("%.0f events/s folded", k.EventsPerSecond), "")
+		}
+	}
+	for _, m := range []*SequencingRow{r.ManySessions, r.ManyShared} {
+		if m == nil {
+			continue
+		}
+		ratio, how := "", "a project each"
+		if r.Ceiling != nil {
+			ratio = fmt.Sprintf("%.2fx", m.EventsPerSecond/r.Ceiling.EventsPerSecond)
+		}
+		if !m.Isolated {
+			how = "one project (emulator locking)"
+		}
+		row(fmt.Sprintf("6: %d sessions x %d writers, %s", m.Sessions, m.Writers, how), "aggregate events/s; lost",
+			fmt.Sprintf("%.0f/s; %d", m.EventsPerSecond, m.Lost), "ceiling", ratio, "")
+	}
+	return b.String()
+}
+
+func fmtDist(d Distribution) string { return fmt.Sprintf("%.1f / %.1f / %.1f ms", d.P50, d.P95, d.P99) }
+
+// writeResults writes RESULTS.md and results.json into dir.
+func writeResults(dir string, r *Results) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode results: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(js, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write results.json: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "RESULTS.md"), []byte(markdown(r)), 0o644); err != nil {
+		return fmt.Errorf("write RESULTS.md: %w", err)
+	}
+	return nil
+}
+
+// markdown renders RESULTS.md.
+func markdown(r *Results) string {
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	m := r.Machine
+	p("# Benchmark results")
+	p("")
+	p("Written by `make bench` (`bench/`, see its doc comment); the same numbers are in `results.json`.")
+	p("")
+	p("- **Date:** %s", r.Date)
+	p("- **Command:** `%s`", r.Command)
+	p("- **Machine:** %d CPUs (%s), %s GiB memory, %s, %s", m.CPUs, m.CPUModel, m.MemoryGiB, m.GoVersion, m.OS)
+	p("- **Load average** (1/5/15 min): %s before, %s after. The machine is shared: other developers' tests may have run "+
+		"at the same time. Compare the ratios, measured against a floor or ceiling in this same run; bare times are context only.", m.LoadBefore, m.LoadAfter)
+	p("- **Duration:** %s in all, stack start-up %.1f s included.", time.Duration(r.TotalSeconds*float64(time.Second)).Round(time.Second), r.StackStartSeconds)
+	p("")
+	p("## Summary")
+	p("")
+	b.WriteString(summaryTable(r))
+	p("")
+	p("## Goals")
+	p("")
+	p("| goal | target | measured | status |")
+	p("| --- | --- | --- | --- |")
+	for _, g := range r.Goals {
+		p("| %s | %s | %s | **%s** |", g.Goal, g.Target, g.Measured, verdict(g.Pass))
+	}
+	var notes []Goal
+	for _, g := range r.Goals {
+		if g.Note != "" {
+			notes = append(notes, g)
+		}
+	}
+	if len(notes) > 0 {
+		p("")
+		p("Where a goal is missed, by how much and what limits it:")
+		p("")
+		for _, g := range notes {
+			p("- **%s.** %s", g.Goal, g.Note)
+		}
+	}
+
+	if l := r.Latency; l != nil {
+		p("")
+		p("## Floor and scenario 1: write -> accepted event seen by a peer")
+		p("")
+		p("%d timed writes per path after %d untimed ones, one at a time, in rounds that take every path once in a new random "+
+			"order, so load drift hits them alike. Each time runs from just before the write call until the other client's listener delivers the change. "+
+			"The listener is a second Go client (admin) on the same emulator, for every path.", l.Floor.N, l.Warmup)
+		p("")
+		p("| path | how | p50 ms | p95 ms | p99 ms | max ms | x floor p50 | x floor p95 | x floor p99 |")
+		p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+		for _, x := range append([]LatencyRow{l.Floor}, l.Rows...) {
+			p("| %s | %s | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f | %.2f |", x.Name, x.How, x.P50, x.P95, x.P99, x.Max, x.RatioP50, x.RatioP95, x.RatioP99)
+		}
+		p("")
+		p("onEventCreated's own run during the timed samples (the runner's invocation log, whole ms; the sequencing transaction, "+
+			"then the Pub/Sub publish the listener does not wait for): p50 %.0f ms, p95 %.0f ms, p99 %.0f ms over %d invocations.",
+			l.Function.P50, l.Function.P95, l.Function.P99, l.Function.N)
+	}
+
+	if len(r.Sequencing) > 0 || r.Ceiling != nil {
+		p("")
+		p("## Scenarios 2 and 3: one session, concurrent writers; cost per event")
+		p("")
+		p("The sequencer onEventCreated runs (`events.NewSequencer`, registry `experiences.Default()`), in this process, on a second " +
+			"project of the same Firestore emulator (no trigger there, so nothing else sequences these events). Each writer creates its " +
+			"events one after another (the writers share one Go client, the sequencer has another); each create is followed by a " +
+			"concurrent `Sequence` call, as Eventarc delivers one trigger per write, concurrently. The fan-out is a no-op publisher: " +
+			"the sequencer's publish path and its cursor reads and writes run and are counted, but no Pub/Sub message is sent. Times run from the first write to the last `Sequence` return. Outcomes are counted " +
+			"on the documents afterwards; operations are the sequencer's own counters (`Stats`), not estimates, and exclude the " +
+			"client's own create (one write per event).")
+		p("")
+		p("| writers | events | events/s | x ceiling | writes alone / s | x writes alone | session writes / event | transactions | events / tx | attempts / tx | retries | rejected | lost | reads / 1,000 | writes / 1,000 | ops / 1,000 |")
+		p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+		for _, s := range r.Sequencing {
+			p("| %d | %d | %.0f | %.2f | %.0f | %.2f | %.3f | %d | %.1f | %.2f | %d | %d | %d | %.0f | %.0f | %.0f |", s.Writers, s.Events,
+				s.EventsPerSecond, s.RatioToCeiling, s.WritesAlonePerSecond, s.EventsPerSecond/s.WritesAlonePerSecond,
+				s.SessionWritesPerEvent, s.Transactions, float64(s.Accepted)/float64(max(s.Transactions, 1)), s.AttemptsPerTx,
+				s.Retries, s.Rejected, s.Lost, s.ReadsPer1000, s.WritesPer1000, s.OpsPer1000)
+		}
+		p("")
+		p("*Writes alone* is the same writers creating the same number of events into a fresh session with nothing sequencing " +
+			"them, right after: how fast the emulator takes the writes themselves. The ceiling's transactions have no query; the " +
+			"sequencer's query the session's pending events, which the emulator answers by scanning the session, so that cost " +
+			"grows with the session (see the last column of scenario 4).")
+		if c := r.Ceiling; c != nil {
+			p("")
+			p("**Ceiling:** %d transactions one after another, uncontended, each reading a counter document and creating %d documents "+
+				"shaped like decided events plus the counter: %.0f events/s (%.2f s).", c.Transactions, c.Batch, c.EventsPerSecond, c.Seconds)
+		}
+		if e := r.EndToEnd; e != nil {
+			p("")
+			p("**End to end** (not the in-process numbers above): %d events from %d concurrent admin writers into one session of the "+
+				"functions' project, through the Firestore emulator's own trigger delivery (it sends one trigger at a time; the runner "+
+				"acknowledges at once and delivers up to %d concurrently, as Eventarc would) to onEventCreated in the functions host, "+
+				"until the session document says all are numbered: %.0f events/s (%.2f s, %d triggers delivered); "+
+				"%d accepted, %d rejected, %d lost.",
+				e.Events, e.Writers, r.Config.DeliveryConcurrency, e.EventsPerSecond, e.Seconds, e.Deliveries, e.Accepted, e.Rejected, e.Lost)
+		}
+	}
+
+	if c := r.CatchUp; c != nil {
+		p("")
+		p("## Scenario 4: joinSession with long histories, before and after compaction")
+		p("")
+		p("One session per size, its events written with the admin BulkWriter as already accepted (status, sequenceNumber 1..n) "+
+			"and the session's lastEventSequenceNumber set, as the pipeline leaves them; their triggers (each finds its event decided) "+
+			"were all delivered before timing (seeding took %.1f s). The joiner is a signed-in call member and already a participant, "+
+			"so each join changes nothing. `joinSession` is called through the callable protocol (`shared/callable.Client`) with "+
+			"the user's ID token, and every answer is checked (all n events before; the snapshot and no event after). %d timed joins "+
+			"per session after %d untimed, in rounds that take every session once in a new random order. The reference is a fresh session: one more %d-event session, never "+
+			"compacted, joined in turn with the others in both phases; ratios are p50 over its p50 in the same phase (%.1f ms before, "+
+			"%.1f ms after). The last column times, alone in this process, the query a compacted join still runs (events after the "+
+			"snapshot: none).",
+			c.SeedSeconds, c.Reps, c.Warmup, c.Baseline.Events, c.Baseline.Before.P50, c.Baseline.After.P50)
+		p("")
+		p("| events of history | before p50 / p95 ms | x fresh | after p50 / p95 ms | x fresh | events returned before / after | response bytes before / after | after-snapshot query alone p50 ms |")
+		p("| --- | --- | --- | --- | --- | --- | --- | --- |")
+		p("| %d, never compacted (reference) | %.1f / %.1f | 1 | %.1f / %.1f | 1 | %d / %d | %d / %d | |", c.Baseline.Events,
+			c.Baseline.Before.P50, c.Baseline.Before.P95, c.Baseline.After.P50, c.Baseline.After.P95,
+			c.Baseline.EventsBefore, c.Baseline.EventsAfter, c.Baseline.BytesBefore, c.Baseline.BytesAfter)
+		for _, j := range c.Joins {
+			p("| %d | %.1f / %.1f | %.2f | %.1f / %.1f | %.2f | %d / %d | %d / %d | %.1f |", j.Events, j.Before.P50, j.Before.P95, j.BeforeRatio,
+				j.After.P50, j.After.P95, j.AfterRatio, j.EventsBefore, j.EventsAfter, j.BytesBefore, j.BytesAfter, j.TailQuery.P50)
+		}
+		if len(c.Joins) > 0 && c.Joins[0].Events == c.Baseline.Events {
+			p("")
+			p("Noise: before compaction the two %d-event sessions are identical, and their p50s differ by %.0f%%: the resolution of "+
+				"these ratios in this run.", c.Baseline.Events, 100*math.Abs(c.Joins[0].BeforeRatio-1))
+		}
+		p("")
+		p("## Scenario 5: compaction")
+		p("")
+		p("`snapshots.NewCompactor(fs, experiences.Default()).Compact` in this process, once per session above (no snapshot yet, so " +
+			"every event is new). Reads: the events folded, plus the session, the snapshot (before folding and again in the writing " +
+			"transaction) and, when the last page of 1,000 was full, the empty page that ends the loop. Writes: the snapshot.")
+		p("")
+		p("| new events | time ms | events read | other reads | writes | events folded / s |")
+		p("| --- | --- | --- | --- | --- | --- |")
+		for _, k := range c.Compactions {
+			p("| %d | %.0f | %d | %d | %d | %.0f |", k.Events, k.Ms, k.EventsRead, k.OtherReads, k.Writes, k.EventsPerSecond)
+		}
+	}
+
+	if s := r.ManySessions; s != nil {
+		p("")
+		p("## Scenario 6: many sessions at once")
+		p("")
+		p("%d sessions x %d writers, %d events per session, all at once, same method as scenario 2. Each session lives in a project "+
+			"of its own on the same emulator, with its own client and sequencer (lanes are per session, so this is what one instance "+
+			"does for them, each with its own connection).", s.Sessions, s.Writers, s.Events/s.Sessions)
+		p("")
+		p("Why a project each: the Firestore emulator's lock manager does not tell one session's events from another's. A " +
+			"transaction that queried one session's events and writes there blocks writes to any session's events, and two such " +
+			"transactions wait for each other until the emulator's lock timeout, then one is aborted and retried.")
+		if lp := r.LockProbe; lp != nil {
+			p("Measured in this run with two bare transactions and none of the backend's code (each reads its own parent document, "+
+				"queries its own 20-document events subcollection, then updates them and the parent; both at once): on two parents "+
+				"in one project, %d attempts and %.0f ms until both committed; in two projects, %d attempts and %.0f ms.",
+				lp.SameProject.Attempts, lp.SameProject.Ms, lp.TwoProjects.Attempts, lp.TwoProjects.Ms)
+		}
+		p("In production the index range a collection query locks lies under its own parent, so sessions should not contend " +
+			"(expected, not measured here: the separate projects stand for it). The second row runs a few of the same sessions in " +
+			"one project, to show the effect; its aborted writes are retried as the client SDKs do, failed triggers as Eventarc does.")
+		p("")
+		p("| sessions | where | writers each | events | events/s | x ceiling | session writes / event | attempts / tx | write retries | trigger retries | rejected | lost | ops / 1,000 |")
+		p("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+		for _, m := range []*SequencingRow{r.ManySessions, r.ManyShared} {
+			if m == nil {
+				continue
+			}
+			ratio, where := "", "a project each"
+			if r.Ceiling != nil {
+				ratio = fmt.Sprintf("%.2f", m.EventsPerSecond/r.Ceiling.EventsPerSecond)
+			}
+			if !m.Isolated {
+				where = "one project"
+			}
+			p("| %d | %s | %d | %d | %.0f | %s | %.3f | %.2f | %d | %d | %d | %d | %.0f |", m.Sessions, where, m.Writers, m.Events,
+				m.EventsPerSecond, ratio, m.SessionWritesPerEvent, m.AttemptsPerTx, m.WriteRetries, m.TriggerRetries, m.Rejected, m.Lost, m.OpsPer1000)
+		}
+	}
+
+	if len(r.GoBench) > 0 {
+		p("")
+		p("## Go benchmarks: pure hot paths")
+		p("")
+		p("`go test -run '^$' -bench . -benchmem -benchtime %s %s`, after the stack was stopped.", r.Config.GoBenchTime, strings.Join(goBenchPackages, " "))
+		p("")
+		p("| benchmark | ns/op | B/op | allocs/op | other |")
+		p("| --- | --- | --- | --- | --- |")
+		for _, g := range r.GoBench {
+			var other []string
+			for _, unit := range sortedUnits(g.Metrics) {
+				switch unit {
+				case "ns/op", "B/op", "allocs/op":
+				default:
+					other = append(other, fmt.Sprintf("%s %s", strconv.FormatFloat(g.Metrics[unit], 'f', -1, 64), unit))
+				}
+			}
+			p("| %s | %s | %s | %s | %s |", strings.TrimPrefix(g.Package, "github.com/pajama-app/sharedexperiences/")+" "+g.Name,
+				num(g.Metrics["ns/op"]), num(g.Metrics["B/op"]), num(g.Metrics["allocs/op"]), strings.Join(other, ", "))
+		}
+	}
+	p("")
+	p("## Settings of this run")
+	p("")
+	p("Every size is a flag (`go run ./bench -h`); pass them as `make bench BENCH_FLAGS='-seq-events 2000'`. The functions ran with " +
+		"SESSION_EVENTS_PER_SECOND and SENDER_EVENTS_PER_SECOND at 1,000,000 (no rate limit rejects bench load) and " +
+		"COMPACTION_THRESHOLD at 1,000,000,000 (compaction only when the bench asks).")
+	p("")
+	cfg, _ := json.MarshalIndent(r.Config, "", "  ")
+	p("```json\n%s\n```", cfg)
+	return b.String()
+}
+
+func num(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+
+func sortedUnits(m map[string]float64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

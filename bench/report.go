@@ -127,10 +127,14 @@ func goals(r *Results) []Goal {
 		breakdown := fmt.Sprintf("Where the time goes (p50): a client write through the rules with no trigger is already %.1f ms "+
 			"(%.1fx the floor: the REST API and the rules, with a get() of the session). The same event written the floor's way "+
 			"(admin) is seen accepted after %.1f ms (%.1fx): the %.1f ms over the floor are the pipeline, that is the trigger's trip "+
-			"from the Firestore emulator through the runner to the functions host, then the sequencing transaction (read the event, "+
-			"read the session, query the pending events, commit the decisions and the session: a round trip to the emulator each) "+
-			"before the listener hears of the change, where the floor has one write. (onEventCreated's whole run is %.0f ms at p50 in the "+
-			"runner's log, longer than the path because it ends with the Pub/Sub publish, after the commit.)",
+			"from the Firestore emulator through the runner to the functions host, then the sequencing transaction (begin, read the "+
+			"event and the session in one batch get, query the pending events, commit the decisions and the session: four round trips "+
+			"to the emulator, each about a floor's worth here) before the listener hears of the change, where the floor has one write. "+
+			"(onEventCreated's whole run is %.0f ms at p50 in the runner's log, longer than the path because it ends with the Pub/Sub "+
+			"publish, after the commit.) A server-assigned order costs at least the trigger's hop and one read-then-commit "+
+			"transaction on top of the write, so 2x a bare write is out of reach by design on any store whose round trip is the floor's; "+
+			"what would move it is fewer round trips (a transaction begun with its first read, the pending query answered from the "+
+			"trigger's own payload when nothing else is pending) and, in production, Eventarc's push latency instead of the emulator's.",
 			rules.P50, rules.RatioP50, admin.P50, admin.RatioP50, admin.P50-l.Floor.P50, l.Function.P50)
 		g := Goal{Goal: "scenario 1: p50 write -> accepted -> peer", Target: "<= 2x floor p50",
 			Measured: fmt.Sprintf("%.1f ms = %.2fx floor %.1f ms", client.P50, client.RatioP50, l.Floor.P50), Pass: client.RatioP50 <= 2}
@@ -213,19 +217,19 @@ func goals(r *Results) []Goal {
 			if j.Events == c.Baseline.Events {
 				continue
 			}
+			small := c.Joins[0]
 			g := Goal{Goal: fmt.Sprintf("scenario 4: joinSession, %d events, after compaction", j.Events),
-				Target:   fmt.Sprintf("<= 1.2x the %d-event join", c.Baseline.Events),
-				Measured: fmt.Sprintf("%.1f ms = %.2fx (%.1f ms)", j.After.P50, j.AfterRatio, c.Baseline.After.P50), Pass: j.AfterRatio <= 1.2}
+				Target: fmt.Sprintf("<= 1.2x the %d-event join", small.Events),
+				Measured: fmt.Sprintf("%.1f ms = %.2fx (%.1f ms; %.2fx a never-compacted %d-event join)", j.After.P50, j.AfterVsSmallest,
+					small.After.P50, j.AfterRatio, c.Baseline.Events),
+				Pass: j.AfterVsSmallest <= 1.2}
 			if !g.Pass {
-				small := c.Joins[0]
 				g.Note = fmt.Sprintf("Misses by %.2fx (%.1f ms over %.1f ms). The compacted join returns the same thing whatever the "+
-					"history (the snapshot and no event, %d bytes here); what still grows is reading: the query for the events after "+
-					"the snapshot returns nothing yet takes %.1f ms at p50 over %d events against %.1f ms over %d, timed alone in "+
-					"this process. The Firestore emulator evaluates the query by scanning the session's events; in production it is "+
-					"served from the sequenceNumber index, and Firestore's query time scales with the result set, not the "+
-					"collection (documented, not measured here).",
-					j.AfterRatio/1.2, j.After.P50-1.2*c.Baseline.After.P50, 1.2*c.Baseline.After.P50, j.BytesAfter,
-					j.TailQuery.P50, j.Events, small.TailQuery.P50, small.Events)
+					"history (the snapshot and no event, %d bytes here) and runs no events query (the session's "+
+					"lastEventSequenceNumber is the snapshot's): it reads the session, the call, the snapshot and writes nothing. "+
+					"What grows, then, is the emulator's handling of a session with a large subcollection, or this run's noise "+
+					"(see the noise line under scenario 4).",
+					j.AfterVsSmallest/1.2, j.After.P50-1.2*small.After.P50, 1.2*small.After.P50, j.BytesAfter)
 			}
 			out = append(out, g)
 		}
@@ -304,8 +308,10 @@ func summaryTable(r *Results) string {
 		for _, j := range c.Joins {
 			row(fmt.Sprintf("4: joinSession, %d events", j.Events), "p50 before / after compaction",
 				fmt.Sprintf("%.1f / %.1f ms", j.Before.P50, j.After.P50),
-				fmt.Sprintf("fresh %d-event join: %.1f / %.1f ms", c.Baseline.Events, c.Baseline.Before.P50, c.Baseline.After.P50),
-				fmt.Sprintf("%.2fx / %.2fx", j.BeforeRatio, j.AfterRatio), goal(fmt.Sprintf("scenario 4: joinSession, %d events,", j.Events)))
+				fmt.Sprintf("fresh %d-event join: %.1f / %.1f ms; compacted %d-event join: %.1f ms", c.Baseline.Events, c.Baseline.Before.P50,
+					c.Baseline.After.P50, c.Joins[0].Events, c.Joins[0].After.P50),
+				fmt.Sprintf("%.2fx / %.2fx; after %.2fx the compacted", j.BeforeRatio, j.AfterRatio, j.AfterVsSmallest),
+				goal(fmt.Sprintf("scenario 4: joinSession, %d events,", j.Events)))
 		}
 		for _, k := range c.Compactions {
 			row(fmt.Sprintf("5: compaction, %d events", k.Events), "time; reads; writes",
@@ -462,18 +468,20 @@ func markdown(r *Results) string {
 			"the user's ID token, and every answer is checked (all n events before; the snapshot and no event after). %d timed joins "+
 			"per session after %d untimed, in rounds that take every session once in a new random order. The reference is a fresh session: one more %d-event session, never "+
 			"compacted, joined in turn with the others in both phases; ratios are p50 over its p50 in the same phase (%.1f ms before, "+
-			"%.1f ms after). The last column times, alone in this process, the query a compacted join still runs (events after the "+
-			"snapshot: none).",
+			"%.1f ms after); *x compacted* is the after-compaction p50 over the smallest history's, like for like, and is what the "+
+			"goal reads. A compacted join runs no events query: the session's lastEventSequenceNumber, read in the same read-only "+
+			"transaction as the snapshot, is the snapshot's. The last column times, alone in this process, the query it skips "+
+			"(events after the snapshot: none), which the emulator answers by scanning; the never-compacted reference still runs it.",
 			c.SeedSeconds, c.Reps, c.Warmup, c.Baseline.Events, c.Baseline.Before.P50, c.Baseline.After.P50)
 		p("")
-		p("| events of history | before p50 / p95 ms | x fresh | after p50 / p95 ms | x fresh | events returned before / after | response bytes before / after | after-snapshot query alone p50 ms |")
-		p("| --- | --- | --- | --- | --- | --- | --- | --- |")
-		p("| %d, never compacted (reference) | %.1f / %.1f | 1 | %.1f / %.1f | 1 | %d / %d | %d / %d | |", c.Baseline.Events,
+		p("| events of history | before p50 / p95 ms | x fresh | after p50 / p95 ms | x fresh | x compacted | events returned before / after | response bytes before / after | skipped after-snapshot query alone p50 ms |")
+		p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+		p("| %d, never compacted (reference) | %.1f / %.1f | 1 | %.1f / %.1f | 1 | | %d / %d | %d / %d | |", c.Baseline.Events,
 			c.Baseline.Before.P50, c.Baseline.Before.P95, c.Baseline.After.P50, c.Baseline.After.P95,
 			c.Baseline.EventsBefore, c.Baseline.EventsAfter, c.Baseline.BytesBefore, c.Baseline.BytesAfter)
 		for _, j := range c.Joins {
-			p("| %d | %.1f / %.1f | %.2f | %.1f / %.1f | %.2f | %d / %d | %d / %d | %.1f |", j.Events, j.Before.P50, j.Before.P95, j.BeforeRatio,
-				j.After.P50, j.After.P95, j.AfterRatio, j.EventsBefore, j.EventsAfter, j.BytesBefore, j.BytesAfter, j.TailQuery.P50)
+			p("| %d | %.1f / %.1f | %.2f | %.1f / %.1f | %.2f | %.2f | %d / %d | %d / %d | %.1f |", j.Events, j.Before.P50, j.Before.P95, j.BeforeRatio,
+				j.After.P50, j.After.P95, j.AfterRatio, j.AfterVsSmallest, j.EventsBefore, j.EventsAfter, j.BytesBefore, j.BytesAfter, j.TailQuery.P50)
 		}
 		if len(c.Joins) > 0 && c.Joins[0].Events == c.Baseline.Events {
 			p("")

@@ -318,35 +318,47 @@ func TestJoinWhileWriting(t *testing.T) {
 	for _, e := range joined.Events {
 		seen[e.SequenceNumber] = e.ID
 	}
+	// It resumes from the last contiguous number it holds, as the README
+	// tells clients to, when its stream fails or stalls: the Firestore
+	// emulator now and then breaks or stalls a listener's stream under load
+	// (see shared notes), which is not what this test is about. A number
+	// seen twice with two ids fails the test whatever happened.
+	var mu sync.Mutex
+	resumeFrom := func() int64 {
+		mu.Lock()
+		defer mu.Unlock()
+		n := joined.LastEventSequenceNumber
+		for seen[n+1] != "" {
+			n++
+		}
+		return n
+	}
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	it := eventsOf(sessionID).Where("sequenceNumber", ">", joined.LastEventSequenceNumber).
-		OrderBy("sequenceNumber", firestore.Asc).Snapshots(lctx)
-	defer it.Stop()
 	listened := make(chan error, 1)
-	var mu sync.Mutex
+	restarts := 0
 	go func() {
-		for {
-			qs, err := it.Next()
-			if err != nil {
-				listened <- err
-				return
-			}
-			docs, err := qs.Documents.GetAll()
-			if err != nil {
-				listened <- err
-				return
-			}
-			mu.Lock()
-			for _, d := range docs {
-				n := d.Data()["sequenceNumber"].(int64)
-				if prev, dup := seen[n]; dup && prev != d.Ref.ID {
-					listened <- fmt.Errorf("#%d is %s and %s", n, prev, d.Ref.ID)
+		for lctx.Err() == nil {
+			err := listenFrom(lctx, sessionID, resumeFrom(), func(n int64, id string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				if prev, dup := seen[n]; dup && prev != id {
+					return fmt.Errorf("#%d is %s and %s", n, prev, id)
 				}
-				seen[n] = d.Ref.ID
+				seen[n] = id
+				return nil
+			})
+			var dup *duplicateNumberError
+			if errors.As(err, &dup) {
+				listened <- err
+				return
 			}
-			mu.Unlock()
+			if lctx.Err() == nil {
+				restarts++
+				t.Logf("listener resumed from #%d after: %v", resumeFrom(), err)
+			}
 		}
+		listened <- nil
 	}()
 	require.NoError(t, <-written)
 
@@ -357,13 +369,7 @@ func TestJoinWhileWriting(t *testing.T) {
 		return len(seen) >= len(final), fmt.Sprintf("joiner has %d of %d events", len(seen), len(final))
 	})
 	cancel()
-	select {
-	case err := <-listened:
-		if !errors.Is(err, context.Canceled) && !strings.Contains(err.Error(), "Canceled") {
-			require.NoError(t, err, "listener")
-		}
-	default:
-	}
+	require.NoError(t, <-listened, "listener")
 	mu.Lock()
 	defer mu.Unlock()
 	for _, e := range final {
@@ -374,7 +380,73 @@ func TestJoinWhileWriting(t *testing.T) {
 	for _, e := range joined.Events {
 		require.Greater(t, e.SequenceNumber, int64(0))
 	}
-	t.Logf("joined at #%d of %d (%d events in the join response)", joined.LastEventSequenceNumber, len(final), len(joined.Events))
+	t.Logf("joined at #%d of %d (%d events in the join response; listener resumed %d times)",
+		joined.LastEventSequenceNumber, len(final), len(joined.Events), restarts)
+}
+
+// duplicateNumberError is a sequence number seen with two event ids.
+type duplicateNumberError struct{ err error }
+
+func (e *duplicateNumberError) Error() string { return e.err.Error() }
+
+// listenFrom is a client's listener on the accepted events after `after`,
+// in order, handing each to add. It returns when ctx ends, the stream
+// fails, or nothing arrives for 5 s while the session has numbered events
+// beyond what was delivered (a stalled stream).
+func listenFrom(ctx context.Context, sessionID string, after int64, add func(n int64, id string) error) error {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	it := eventsOf(sessionID).Where("sequenceNumber", ">", after).OrderBy("sequenceNumber", firestore.Asc).Snapshots(lctx)
+	defer it.Stop()
+	var mu sync.Mutex
+	last, progressed := after, time.Now()
+	stalled := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-lctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			snap, err := env.Admin.Collection(sessions.SessionsCollection).Doc(sessionID).Get(lctx)
+			if err != nil {
+				continue
+			}
+			numbered, _ := snap.Data()["lastEventSequenceNumber"].(int64)
+			mu.Lock()
+			stuck := numbered > last && time.Since(progressed) > 5*time.Second
+			mu.Unlock()
+			if stuck {
+				close(stalled)
+				cancel()
+				return
+			}
+		}
+	}()
+	for {
+		qs, err := it.Next()
+		if err != nil {
+			select {
+			case <-stalled:
+				return fmt.Errorf("stalled after #%d", last)
+			default:
+				return err
+			}
+		}
+		docs, err := qs.Documents.GetAll()
+		if err != nil {
+			return err
+		}
+		for _, d := range docs {
+			n, _ := d.Data()["sequenceNumber"].(int64)
+			if err := add(n, d.Ref.ID); err != nil {
+				return &duplicateNumberError{err}
+			}
+			mu.Lock()
+			last, progressed = max(last, n), time.Now()
+			mu.Unlock()
+		}
+	}
 }
 
 // TestCallableBadInput: every session callable answers bad input and bad

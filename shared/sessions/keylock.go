@@ -1,6 +1,9 @@
 package sessions
 
-import "sync"
+import (
+	"context"
+	"sync"
+)
 
 // keyLocks serialises, within this process, the transactions that would
 // contend on one document (a call's marker, a session): twenty members
@@ -15,31 +18,38 @@ type keyLocks struct {
 }
 
 type keyLock struct {
-	mu   sync.Mutex
-	refs int // guarded by keyLocks.mu
+	held chan struct{} // a token while someone holds the key
+	refs int           // guarded by keyLocks.mu
 }
 
 func newKeyLocks() *keyLocks { return &keyLocks{m: map[string]*keyLock{}} }
 
-// lock takes the key's lock and returns its release.
-func (k *keyLocks) lock(key string) (unlock func()) {
+// lock takes the key's lock and returns its release, or fails with the
+// context's error: a caller whose deadline passes while queued gives up
+// rather than run a transaction nobody waits for.
+func (k *keyLocks) lock(ctx context.Context, key string) (unlock func(), err error) {
 	k.mu.Lock()
 	l, ok := k.m[key]
 	if !ok {
-		l = &keyLock{}
+		l = &keyLock{held: make(chan struct{}, 1)}
 		k.m[key] = l
 	}
 	l.refs++
 	k.mu.Unlock()
 
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
+	release := func() {
 		k.mu.Lock()
 		l.refs--
 		if l.refs == 0 {
 			delete(k.m, key)
 		}
 		k.mu.Unlock()
+	}
+	select {
+	case l.held <- struct{}{}:
+		return func() { <-l.held; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
 	}
 }

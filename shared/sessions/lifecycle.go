@@ -127,8 +127,12 @@ func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (S
 		return Session{}, fmt.Errorf("%w %q", ErrUnknownExperience, experienceID)
 	}
 	var created Session
-	defer s.locks.lock("call/" + callID)()
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	unlock, err := s.locks.lock(ctx, "call/"+callID)
+	if err != nil {
+		return Session{}, err
+	}
+	defer unlock()
+	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		if err := s.requireCallMemberTx(ctx, tx, uid, callID); err != nil {
 			return err
 		}
@@ -234,8 +238,12 @@ func (s *Store) Leave(ctx context.Context, uid, sessionID string) (Session, erro
 // left ends the session. It returns who was removed.
 func (s *Store) RemoveAbsent(ctx context.Context, sessionID string, isAbsent func(uid string) bool) ([]string, error) {
 	var removed []string
-	defer s.locks.lock("session/" + sessionID)()
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	unlock, err := s.locks.lock(ctx, "session/"+sessionID)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		removed = nil
 		ref, sess, err := s.session(tx, sessionID)
 		if err != nil {
@@ -339,8 +347,12 @@ func (s *Store) TransferOwnership(ctx context.Context, uid, sessionID, newOwnerI
 // is a member of the session's call, and commits what f changed.
 func (s *Store) mutate(ctx context.Context, uid, sessionID string, f func(*Session, *change) error) (Session, error) {
 	var out Session
-	defer s.locks.lock("session/" + sessionID)()
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	unlock, err := s.locks.lock(ctx, "session/"+sessionID)
+	if err != nil {
+		return Session{}, err
+	}
+	defer unlock()
+	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		ref, sess, err := s.session(tx, sessionID)
 		if err != nil {
 			return err

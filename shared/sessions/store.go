@@ -150,8 +150,12 @@ func (s *Store) EndStale(ctx context.Context, cutoff, now time.Time) ([]string, 
 // holds on its current state.
 func (s *Store) endIf(ctx context.Context, ref *firestore.DocumentRef, now time.Time, reason string, cond func(*Session) bool) (bool, error) {
 	var done bool
-	defer s.locks.lock("session/" + ref.ID)()
-	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	unlock, err := s.locks.lock(ctx, "session/"+ref.ID)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		done = false
 		ref, sess, err := s.session(tx, ref.ID)
 		if err != nil {

@@ -127,12 +127,7 @@ func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (S
 		return Session{}, fmt.Errorf("%w %q", ErrUnknownExperience, experienceID)
 	}
 	var created Session
-	unlock, err := s.locks.lock(ctx, "call/"+callID)
-	if err != nil {
-		return Session{}, err
-	}
-	defer unlock()
-	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := s.transact(ctx, "call/"+callID, func(ctx context.Context, tx *firestore.Transaction) error {
 		if err := s.requireCallMemberTx(ctx, tx, uid, callID); err != nil {
 			return err
 		}
@@ -189,7 +184,7 @@ func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (S
 		c := &change{present: []string{uid}}
 		c.emit(eventParticipantJoined, uid, map[string]string{"userId": uid, "created": "true"})
 		return s.commit(tx, ref, c, now)
-	}, firestore.MaxAttempts(txAttempts))
+	})
 	return created, err
 }
 
@@ -238,12 +233,7 @@ func (s *Store) Leave(ctx context.Context, uid, sessionID string) (Session, erro
 // left ends the session. It returns who was removed.
 func (s *Store) RemoveAbsent(ctx context.Context, sessionID string, isAbsent func(uid string) bool) ([]string, error) {
 	var removed []string
-	unlock, err := s.locks.lock(ctx, "session/"+sessionID)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := s.transact(ctx, "session/"+sessionID, func(ctx context.Context, tx *firestore.Transaction) error {
 		removed = nil
 		ref, sess, err := s.session(tx, sessionID)
 		if err != nil {
@@ -273,7 +263,7 @@ func (s *Store) RemoveAbsent(ctx context.Context, sessionID string, isAbsent fun
 			s.removeParticipant(sess, c, uid, SystemSender)
 		}
 		return s.commit(tx, ref, c, time.Now().UTC())
-	}, firestore.MaxAttempts(txAttempts))
+	})
 	return removed, err
 }
 
@@ -347,12 +337,7 @@ func (s *Store) TransferOwnership(ctx context.Context, uid, sessionID, newOwnerI
 // is a member of the session's call, and commits what f changed.
 func (s *Store) mutate(ctx context.Context, uid, sessionID string, f func(*Session, *change) error) (Session, error) {
 	var out Session
-	unlock, err := s.locks.lock(ctx, "session/"+sessionID)
-	if err != nil {
-		return Session{}, err
-	}
-	defer unlock()
-	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := s.transact(ctx, "session/"+sessionID, func(ctx context.Context, tx *firestore.Transaction) error {
 		ref, sess, err := s.session(tx, sessionID)
 		if err != nil {
 			return err
@@ -366,6 +351,6 @@ func (s *Store) mutate(ctx context.Context, uid, sessionID string, f func(*Sessi
 		}
 		out = *sess
 		return s.commit(tx, ref, c, time.Now().UTC())
-	}, firestore.MaxAttempts(txAttempts))
+	})
 	return out, err
 }

@@ -28,6 +28,18 @@ type Store struct {
 // turn it into an INTERNAL error for the caller.
 const txAttempts = 20
 
+// transact runs f in a transaction, queued in this process behind the
+// other transactions on key ("call/{id}" or "session/{id}", see keyLocks).
+// Every Store transaction that writes goes through here.
+func (s *Store) transact(ctx context.Context, key string, f func(context.Context, *firestore.Transaction) error) error {
+	unlock, err := s.locks.lock(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return s.fs.RunTransaction(ctx, f, firestore.MaxAttempts(txAttempts))
+}
+
 // Options tunes a Store; nil means the defaults.
 type Options struct {
 	// KnownExperience reports whether an experience id is registered
@@ -150,12 +162,7 @@ func (s *Store) EndStale(ctx context.Context, cutoff, now time.Time) ([]string, 
 // holds on its current state.
 func (s *Store) endIf(ctx context.Context, ref *firestore.DocumentRef, now time.Time, reason string, cond func(*Session) bool) (bool, error) {
 	var done bool
-	unlock, err := s.locks.lock(ctx, "session/"+ref.ID)
-	if err != nil {
-		return false, err
-	}
-	defer unlock()
-	err = s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+	err := s.transact(ctx, "session/"+ref.ID, func(ctx context.Context, tx *firestore.Transaction) error {
 		done = false
 		ref, sess, err := s.session(tx, ref.ID)
 		if err != nil {
@@ -168,7 +175,7 @@ func (s *Store) endIf(ctx context.Context, ref *firestore.DocumentRef, now time.
 		c := &change{}
 		s.end(sess, c, SystemSender, reason)
 		return s.commit(tx, ref, c, now)
-	}, firestore.MaxAttempts(txAttempts))
+	})
 	if err != nil {
 		return false, fmt.Errorf("end session %s: %w", ref.ID, err)
 	}

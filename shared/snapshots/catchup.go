@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
@@ -57,19 +55,18 @@ func ReadCatchUp(ctx context.Context, fs *firestore.Client, sessionID string) (C
 	var out CatchUp
 	err := fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		out = CatchUp{Events: []AcceptedEvent{}}
-		sessSnap, err := tx.Get(sessRef)
-		if status.Code(err) == codes.NotFound {
+		// One round trip for both: this is on every join's path.
+		sessAndSnap, err := tx.GetAll([]*firestore.DocumentRef{sessRef, Ref(sessRef)})
+		if err != nil {
+			return fmt.Errorf("read session %s and its snapshot: %w", sessionID, err)
+		}
+		if !sessAndSnap[0].Exists() {
 			return fmt.Errorf("read session %s: %w", sessionID, sessions.ErrNotFound)
 		}
-		if err != nil {
-			return fmt.Errorf("read session %s: %w", sessionID, err)
-		}
-		last, _ := sessSnap.Data()["lastEventSequenceNumber"].(int64)
-		snap, err := Read(ctx, tx, sessRef)
-		if err != nil {
+		last, _ := sessAndSnap[0].Data()["lastEventSequenceNumber"].(int64)
+		if out.Snapshot, err = decode(sessAndSnap[1]); err != nil {
 			return err
 		}
-		out.Snapshot = snap
 		after := out.After()
 		if last <= after {
 			return nil

@@ -83,6 +83,15 @@ func Read(ctx context.Context, tx *firestore.Transaction, session *firestore.Doc
 	if err != nil {
 		return nil, fmt.Errorf("read snapshot: %w", err)
 	}
+	return decode(snap)
+}
+
+// decode returns the snapshot a document holds, or nil when it does not
+// exist (as a batch get reports a missing document).
+func decode(snap *firestore.DocumentSnapshot) (*Snapshot, error) {
+	if !snap.Exists() {
+		return nil, nil
+	}
 	var s Snapshot
 	if err := snap.DataTo(&s); err != nil {
 		return nil, fmt.Errorf("decode snapshot: %w", err)

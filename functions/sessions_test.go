@@ -343,13 +343,12 @@ func TestJoinWhileWriting(t *testing.T) {
 				mu.Lock()
 				defer mu.Unlock()
 				if prev, dup := seen[n]; dup && prev != id {
-					return fmt.Errorf("#%d is %s and %s", n, prev, id)
+					return fmt.Errorf("%w: #%d is %s and %s", errDuplicateNumber, n, prev, id)
 				}
 				seen[n] = id
 				return nil
 			})
-			var dup *duplicateNumberError
-			if errors.As(err, &dup) {
+			if errors.Is(err, errDuplicateNumber) {
 				listened <- err
 				return
 			}
@@ -384,15 +383,14 @@ func TestJoinWhileWriting(t *testing.T) {
 		joined.LastEventSequenceNumber, len(final), len(joined.Events), restarts)
 }
 
-// duplicateNumberError is a sequence number seen with two event ids.
-type duplicateNumberError struct{ err error }
-
-func (e *duplicateNumberError) Error() string { return e.err.Error() }
+// errDuplicateNumber: a sequence number seen with two event ids.
+var errDuplicateNumber = errors.New("sequence number seen twice")
 
 // listenFrom is a client's listener on the accepted events after `after`,
 // in order, handing each to add. It returns when ctx ends, the stream
-// fails, or nothing arrives for 5 s while the session has numbered events
-// beyond what was delivered (a stalled stream).
+// fails, add fails (its error returned as is), or nothing arrives for 5 s
+// while the session has numbered events beyond what was delivered (a
+// stalled stream).
 func listenFrom(ctx context.Context, sessionID string, after int64, add func(n int64, id string) error) error {
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -440,7 +438,7 @@ func listenFrom(ctx context.Context, sessionID string, after int64, add func(n i
 		for _, d := range docs {
 			n, _ := d.Data()["sequenceNumber"].(int64)
 			if err := add(n, d.Ref.ID); err != nil {
-				return &duplicateNumberError{err}
+				return err
 			}
 			mu.Lock()
 			last, progressed = max(last, n), time.Now()

@@ -24,8 +24,10 @@
 package events
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -79,6 +81,10 @@ type Event struct {
 
 	// size approximates the stored size, for the size limit.
 	size int
+	// seq is the raw clientSequenceNumber, of whatever type it was
+	// written with, so that the cursor can pass even a malformed event by
+	// the values Firestore orders it by.
+	seq any
 	// malformed is why the client fields could not be read, if they could
 	// not.
 	malformed error
@@ -109,6 +115,7 @@ func fromSnapshot(doc *firestore.DocumentSnapshot) Event {
 	if !ok {
 		fail("createdAt must be a timestamp")
 	}
+	e.seq = m["clientSequenceNumber"]
 	if e.ID, ok = m["id"].(string); !ok {
 		fail("id must be a string")
 	}
@@ -139,13 +146,91 @@ func fromSnapshot(doc *firestore.DocumentSnapshot) Event {
 }
 
 // before orders events as the session sees them: commit time, then the
-// client's tie-breaker, then id.
-func before(a, b Event) bool {
-	if !a.CreatedAt.Equal(b.CreatedAt) {
-		return a.CreatedAt.Before(b.CreatedAt)
+// client's tie-breaker, then id. Events without an order (no timestamp
+// createdAt) sort first, by id: they are rejected and take no number, so
+// where they sort changes nothing else.
+func before(a, b Event) bool { return compareEvents(a, b) < 0 }
+
+func compareEvents(a, b Event) int {
+	switch {
+	case a.ordered() != b.ordered():
+		if !a.ordered() {
+			return -1
+		}
+		return 1
+	case a.ordered():
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		if c := compareValues(a.rawSeq(), b.rawSeq()); c != 0 {
+			return c
+		}
 	}
-	if a.ClientSequenceNumber != b.ClientSequenceNumber {
-		return a.ClientSequenceNumber < b.ClientSequenceNumber
+	return strings.Compare(a.DocID, b.DocID)
+}
+
+// ordered reports whether the event has a place in the session's order: a
+// timestamp createdAt (the pending query only returns those, see
+// minTimestamp).
+func (e Event) ordered() bool { return !e.CreatedAt.IsZero() }
+
+// rawSeq is the clientSequenceNumber as Firestore orders it.
+func (e Event) rawSeq() any {
+	if e.seq != nil {
+		return e.seq
 	}
-	return a.DocID < b.DocID
+	return e.ClientSequenceNumber
+}
+
+// compareValues orders two field values as Firestore's query order does for
+// the types an event's clientSequenceNumber can hold: null, booleans,
+// numbers, timestamps, strings, then everything else (compared equal, and
+// left to the document id).
+func compareValues(a, b any) int {
+	ra, rb := valueRank(a), valueRank(b)
+	if ra != rb {
+		return cmp.Compare(ra, rb)
+	}
+	switch x := a.(type) {
+	case bool:
+		y := b.(bool)
+		switch {
+		case x == y:
+			return 0
+		case !x:
+			return -1
+		}
+		return 1
+	case int64:
+		if y, ok := b.(int64); ok {
+			return cmp.Compare(x, y)
+		}
+		return cmp.Compare(float64(x), b.(float64))
+	case float64:
+		if y, ok := b.(int64); ok {
+			return cmp.Compare(x, float64(y))
+		}
+		return cmp.Compare(x, b.(float64))
+	case time.Time:
+		return x.Compare(b.(time.Time))
+	case string:
+		return strings.Compare(x, b.(string))
+	}
+	return 0
+}
+
+func valueRank(v any) int {
+	switch v.(type) {
+	case nil:
+		return 0
+	case bool:
+		return 1
+	case int64, float64:
+		return 2
+	case time.Time:
+		return 3
+	case string:
+		return 4
+	}
+	return 5
 }

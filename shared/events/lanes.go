@@ -1,9 +1,6 @@
 package events
 
-import (
-	"strings"
-	"sync"
-)
+import "sync"
 
 // lanes queue the triggers of each session in this process, so that one
 // run decides a batch while the others wait, then find their decision
@@ -58,5 +55,3 @@ func (ln *lane) remember(decided map[string]Outcome) {
 		ln.decided[id] = out
 	}
 }
-
-func cmpString(a, b string) int { return strings.Compare(a, b) }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
 
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
@@ -28,6 +28,8 @@ type Options struct {
 	SenderLimit, SessionLimit ratelimit.Limit
 	// MaxAttempts bounds the transaction's attempts under contention.
 	MaxAttempts int
+	// Clock stamps updatedAt and lastActivityAt (default time.Now).
+	Clock func() time.Time
 }
 
 // Defaults generous enough for people: 20 events/s per sender and 100 per
@@ -58,6 +60,8 @@ type Accepted struct {
 	Event
 	ExperienceID string
 }
+
+func (s *Sequencer) now() time.Time { return s.opts.Clock() }
 
 // Sequencer decides and numbers the events of sessions.
 type Sequencer struct {
@@ -91,6 +95,10 @@ func NewSequencer(fs *firestore.Client, reg *experiences.Registry, pub Publisher
 		if opts.MaxAttempts > 0 {
 			o.MaxAttempts = opts.MaxAttempts
 		}
+		o.Clock = opts.Clock
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
 	}
 	return &Sequencer{fs: fs, reg: reg, pub: pub, opts: o, log: log, lanes: newLanes(), Stats: &Stats{}}
 }
@@ -131,47 +139,48 @@ func (s *Sequencer) step(ctx context.Context, lane *lane, sessionID, eventID str
 	}
 	lane.remember(res.decided)
 	out, ok := res.decided[eventID]
-	if !ok && !res.more {
+	switch {
+	case ok:
+		return out, true, nil
+	case !res.more:
 		return Outcome{}, false, fmt.Errorf("event %s/%s was not decided by a run", sessionID, eventID)
+	case !res.progressed:
+		return Outcome{}, false, fmt.Errorf("session %s, event %s: %w", sessionID, eventID, ErrNoProgress)
 	}
-	return out, ok, nil
+	return Outcome{}, false, nil
 }
 
 // runResult is what one transaction decided.
 type runResult struct {
 	decided      map[string]Outcome
-	accepted     []Event // in sequence order
+	decisions    []decision // in the order decided, for the log
+	accepted     []Event    // in sequence order
 	experienceID string
 	// more is true when the batch was full and pending events remain.
 	more bool
+	// progressed is true when the run decided something or moved the
+	// cursor: a full batch that did neither would be run again for ever.
+	progressed bool
 	// alreadyDecided is the number of the triggering event when an earlier
 	// run had accepted it: its publication may still be owed.
 	alreadyDecided int64
 }
 
-// sequencerState is what the session document keeps for the sequencer.
-type sequencerState struct {
-	// Cursor is the position, in the session's order, of the last event
-	// decided in order: every event committed later sorts after it.
-	Cursor cursor `firestore:"cursor"`
-	// Session is the session's rate bucket; Senders those of each sender.
-	Session ratelimit.Bucket             `firestore:"session"`
-	Senders map[string]*ratelimit.Bucket `firestore:"senders"`
-}
+// ErrNoProgress reports a run that had more to do but could not move: a
+// bug, not an input, since every run passes its whole window. The delivery
+// fails, and its retry backs off.
+var ErrNoProgress = errors.New("sequencing made no progress")
 
-type cursor struct {
-	CreatedAt            time.Time `firestore:"createdAt"`
-	ClientSequenceNumber int64     `firestore:"clientSequenceNumber"`
-	EventID              string    `firestore:"eventId"`
-}
+// minTimestamp is the earliest Firestore timestamp. A range filter after
+// it keeps the pending query to events whose createdAt is a timestamp, so
+// no event without an order (written by an admin with another type) can
+// sit in the window: those are decided by their own trigger.
+var minTimestamp = time.Time{}
 
-func (c cursor) isZero() bool { return c.EventID == "" }
-
-// after reports whether e sorts after the cursor.
-func (c cursor) after(e Event) bool {
-	return c.isZero() || before(Event{CreatedAt: c.CreatedAt, ClientSequenceNumber: c.ClientSequenceNumber, DocID: c.EventID}, e)
-}
-
+// run is the transactional shell around decideBatch: read the triggering
+// event, the session and the pending window, decide, write the decisions
+// and the session. Nothing here logs or counts inside the transaction
+// body except reads as they are made; the caller logs what was committed.
 func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResult, error) {
 	sessRef := s.fs.Collection(sessions.SessionsCollection).Doc(sessionID)
 	evCol := sessRef.Collection(sessions.EventsCollection)
@@ -195,77 +204,59 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		if !own.Exists() {
 			// Deleted after creation (pruned): nothing left to decide.
 			res.decided[eventID] = Outcome{Status: StatusRejected, Reason: ReasonMalformed}
+			res.progressed = true
 			return nil
 		}
-		ownEv := fromSnapshot(own)
+		ownEv := s.compact(fromSnapshot(own))
 		if ownEv.Status != "" {
 			res.decided[eventID] = outcomeOf(ownEv)
 			res.alreadyDecided = ownEv.SequenceNumber
+			res.progressed = true
 			return nil
 		}
 		if !sessSnap.Exists() {
-			res.decided[eventID] = Outcome{Status: StatusRejected, Reason: ReasonUnknownSession}
+			out := Outcome{Status: StatusRejected, Reason: ReasonUnknownSession}
+			res.decided[eventID] = out
+			res.decisions = []decision{{ownEv, out}}
+			res.progressed = true
 			writes++
-			return s.writeDecision(tx, evCol.Doc(eventID), ownEv, res.decided[eventID])
-		}
-		var sess sessions.Session
-		if err := sessSnap.DataTo(&sess); err != nil {
-			return fmt.Errorf("decode session: %w", err)
+			return tx.Update(evCol.Doc(eventID), decisionUpdates(out))
 		}
 		var stored struct {
+			sessions.Session
 			Sequencer sequencerState `firestore:"sequencer"`
 		}
 		if err := sessSnap.DataTo(&stored); err != nil {
-			return fmt.Errorf("decode sequencer state: %w", err)
+			return fmt.Errorf("decode session: %w", err)
 		}
-		st := stored.Sequencer
-		if st.Senders == nil {
-			st.Senders = map[string]*ratelimit.Bucket{}
-		}
-		res.experienceID = sess.ExperienceID
+		res.experienceID = stored.ExperienceID
 
-		pending, more, err := s.pending(tx, evCol, st.Cursor, ownEv)
+		b, err := s.pending(tx, evCol, stored.Sequencer.Cursor, ownEv)
 		if err != nil {
 			return err
 		}
-		res.more = more
-
-		next := sess.LastEventSequenceNumber
-		var lastID string
-		for _, ev := range pending {
-			out := s.decide(&sess, &st, ev)
-			if out.Status == StatusAccepted {
-				next++
-				out.SequenceNumber = next
-				lastID = ev.DocID
-				ev.Status, ev.SequenceNumber = out.Status, out.SequenceNumber
-				res.accepted = append(res.accepted, ev)
-			}
-			res.decided[ev.DocID] = out
+		p := decideBatch(stored.Session, stored.Sequencer, b, s.rules())
+		res.more, res.progressed = b.full, p.moved
+		res.accepted, res.decisions = p.accepted, p.decisions
+		for _, d := range p.decisions {
+			res.decided[d.Event.DocID] = d.Outcome
 			writes++
-			if err := s.writeDecision(tx, evCol.Doc(ev.DocID), ev, out); err != nil {
+			if err := tx.Update(evCol.Doc(d.Event.DocID), decisionUpdates(d.Outcome)); err != nil {
 				return err
 			}
-			// Only events in order move the cursor; a late event decided
-			// out of order (it sorts before the cursor) does not move it
-			// back.
-			if ev.malformed == nil && st.Cursor.after(ev) {
-				st.Cursor = cursor{CreatedAt: ev.CreatedAt, ClientSequenceNumber: ev.ClientSequenceNumber, EventID: ev.DocID}
-			}
 		}
-		if len(pending) == 0 {
+		if !p.moved {
 			return nil
 		}
-		st.forgetFullBuckets(s.opts.SenderLimit)
 		// Rejections move only the sequencer's own bookkeeping; the
 		// session's visible fields change when something is accepted.
-		updates := []firestore.Update{{Path: "sequencer", Value: st}}
-		if lastID != "" {
-			now := time.Now()
+		updates := []firestore.Update{{Path: "sequencer", Value: p.state}}
+		if len(p.accepted) > 0 {
+			now := s.now()
 			updates = append(updates,
 				firestore.Update{Path: "updatedAt", Value: now},
-				firestore.Update{Path: "lastEventId", Value: lastID},
-				firestore.Update{Path: "lastEventSequenceNumber", Value: next},
+				firestore.Update{Path: "lastEventId", Value: p.lastEventID},
+				firestore.Update{Path: "lastEventSequenceNumber", Value: p.lastSequenceNumber},
 				firestore.Update{Path: "lastActivityAt", Value: now},
 			)
 		}
@@ -285,145 +276,92 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 			st.Accepted += int64(len(res.accepted))
 		}
 	})
+	s.logDecisions(ctx, sessionID, res.decisions)
 	return res, nil
 }
 
-// pending returns the undecided events after the cursor, in order, at most
-// BatchSize of them. The triggering event is added when the query cannot
-// return it: it sorts before the cursor (committed late, or written with an
-// old createdAt by an admin), or has no createdAt to order by.
-func (s *Sequencer) pending(tx *firestore.Transaction, evCol *firestore.CollectionRef, cur cursor, own Event) ([]Event, bool, error) {
-	q := evCol.OrderBy("createdAt", firestore.Asc).
+// pending streams the window after the cursor (at most BatchSize events,
+// decided or not, in order) and adds the triggering event when the window
+// cannot hold it. Events are kept compact while they stream in (see
+// compact), so one run's memory is bounded by BatchSize x MaxEventBytes
+// whatever the pending documents weigh.
+func (s *Sequencer) pending(tx *firestore.Transaction, evCol *firestore.CollectionRef, cur cursor, own Event) (batch, error) {
+	q := evCol.Where("createdAt", ">", minTimestamp).
+		OrderBy("createdAt", firestore.Asc).
 		OrderBy("clientSequenceNumber", firestore.Asc).
 		OrderBy(firestore.DocumentID, firestore.Asc).
 		Limit(s.opts.BatchSize + 1)
 	if !cur.isZero() {
 		q = q.StartAfter(cur.CreatedAt, cur.ClientSequenceNumber, cur.EventID)
 	}
-	docs, err := tx.Documents(q).GetAll()
-	s.Stats.add(func(st *Counters) { st.Reads += int64(max(len(docs), 1)) })
-	if err != nil {
-		return nil, false, fmt.Errorf("query pending events: %w", err)
-	}
-	more := len(docs) > s.opts.BatchSize
-	if more {
-		docs = docs[:s.opts.BatchSize]
-	}
-	var out []Event
+	var b batch
+	it := tx.Documents(q)
+	defer it.Stop()
+	read := int64(0)
 	seenOwn := false
-	for _, d := range docs {
-		ev := fromSnapshot(d)
+	for {
+		d, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			s.Stats.add(func(st *Counters) { st.Reads += max(read, 1) })
+			return batch{}, fmt.Errorf("query pending events: %w", err)
+		}
+		read++
+		if len(b.window) == s.opts.BatchSize {
+			b.full = true
+			break
+		}
+		ev := s.compact(fromSnapshot(d))
 		seenOwn = seenOwn || ev.DocID == own.DocID
-		if ev.Status == "" {
-			out = append(out, ev)
-		}
+		b.window = append(b.window, ev)
 	}
-	if !seenOwn && (own.malformed != nil || !cur.after(own) || !more) {
-		out = append(out, own)
+	s.Stats.add(func(st *Counters) { st.Reads += max(read, 1) })
+	// The triggering event waits for a later run only when it sorts after
+	// a full window: that run reaches it in order.
+	if !seenOwn && !(b.full && own.ordered() && before(b.window[len(b.window)-1], own)) {
+		b.extra = append(b.extra, own)
 	}
-	// Malformed events (no usable createdAt) go first: they are rejected
-	// and take no number, so where they sort changes nothing else.
-	slices.SortFunc(out, func(a, b Event) int {
-		switch {
-		case (a.malformed != nil) != (b.malformed != nil):
-			if a.malformed != nil {
-				return -1
-			}
-			return 1
-		case a.malformed != nil:
-			return cmpString(a.DocID, b.DocID)
-		case before(a, b):
-			return -1
-		case before(b, a):
-			return 1
-		}
-		return 0
-	})
-	return out, more, nil
+	return b, nil
 }
 
-// decide validates one event against the session and the experience. The
-// order of the checks makes each reason deterministic when several apply.
-func (s *Sequencer) decide(sess *sessions.Session, st *sequencerState, ev Event) Outcome {
-	reject := func(r RejectReason) Outcome { return Outcome{Status: StatusRejected, Reason: r} }
-	switch {
-	case ev.malformed != nil:
-		return reject(ReasonMalformed)
-	case ev.ID != ev.DocID:
-		return reject(ReasonIDMismatch)
-	case ev.size > s.opts.MaxEventBytes:
-		return reject(ReasonTooLarge)
-	case experiences.IsSystemType(ev.Type) && ev.Origin != OriginServer:
-		return reject(ReasonSystemReserved)
+// compact drops what a decision does not need: the data of an event too
+// large to accept, and of an event decided already (only its place counts).
+func (s *Sequencer) compact(ev Event) Event {
+	if ev.size > s.opts.MaxEventBytes || ev.Status != "" {
+		ev.Data = nil
 	}
-	if ev.Origin == OriginServer {
-		// The functions wrote it, having changed the session themselves in
-		// the same transaction; it only needs its number.
-		return Outcome{Status: StatusAccepted}
-	}
-	switch {
-	case sess.Status != sessions.StatusActive:
-		return reject(ReasonSessionInactive)
-	case !sess.IsParticipant(ev.SenderID):
-		return reject(ReasonNotParticipant)
-	}
-	x, ok := s.reg.Lookup(sess.ExperienceID)
-	if !ok {
-		return reject(ReasonUnknownType)
-	}
-	if err := x.Validate(ev.Type, ev.Data); err != nil {
-		if errors.Is(err, experiences.ErrUnknownType) {
-			return reject(ReasonUnknownType)
-		}
-		return reject(ReasonInvalidData)
-	}
-	// Both buckets must have room; neither is charged for a rejected event.
-	sender, session := st.sender(ev.SenderID), &st.Session
-	sb, ss := *sender, *session
-	if !sb.Take(s.opts.SenderLimit, ev.CreatedAt) || !ss.Take(s.opts.SessionLimit, ev.CreatedAt) {
-		return reject(ReasonRateLimited)
-	}
-	*sender, *session = sb, ss
-	return Outcome{Status: StatusAccepted}
+	return ev
 }
 
-// forgetFullBuckets drops the buckets of senders quiet long enough to have
-// refilled completely: a full bucket and no bucket decide alike, and the
-// session document must not grow with every sender ever seen.
-func (st *sequencerState) forgetFullBuckets(l ratelimit.Limit) {
-	for uid, b := range st.Senders {
-		if b.Full(l, st.Cursor.CreatedAt) {
-			delete(st.Senders, uid)
-		}
-	}
+func (s *Sequencer) rules() rules {
+	return rules{maxEventBytes: s.opts.MaxEventBytes, sender: s.opts.SenderLimit, session: s.opts.SessionLimit, lookup: s.reg.Lookup}
 }
 
-func (st *sequencerState) sender(uid string) *ratelimit.Bucket {
-	b, ok := st.Senders[uid]
-	if !ok {
-		b = &ratelimit.Bucket{}
-		st.Senders[uid] = b
-	}
-	return b
-}
-
-func (s *Sequencer) writeDecision(tx *firestore.Transaction, ref *firestore.DocumentRef, ev Event, out Outcome) error {
+func decisionUpdates(out Outcome) []firestore.Update {
 	updates := []firestore.Update{
 		{Path: "status", Value: out.Status},
 		{Path: "sequencedAt", Value: firestore.ServerTimestamp},
 	}
 	if out.Status == StatusAccepted {
-		updates = append(updates, firestore.Update{Path: "sequenceNumber", Value: out.SequenceNumber})
-	} else {
-		updates = append(updates, firestore.Update{Path: "rejectReason", Value: string(out.Reason)})
+		return append(updates, firestore.Update{Path: "sequenceNumber", Value: out.SequenceNumber})
 	}
-	if s.log != nil {
-		s.log.Info("event decided",
-			logging.KeySessionID, ref.Parent.Parent.ID, logging.KeyEventID, ev.DocID,
-			logging.KeySequenceNumber, out.SequenceNumber, logging.KeyOutcome, out.Status,
-			logging.KeyReason, string(out.Reason), "type", ev.Type)
+	return append(updates, firestore.Update{Path: "rejectReason", Value: string(out.Reason)})
+}
+
+// logDecisions logs what a committed run decided: after the commit, so an
+// aborted attempt never logs a number its retry gave to another event.
+func (s *Sequencer) logDecisions(ctx context.Context, sessionID string, ds []decision) {
+	if s.log == nil {
+		return
 	}
-	return tx.Update(ref, updates)
+	for _, d := range ds {
+		s.log.InfoContext(ctx, "event decided",
+			logging.KeySessionID, sessionID, logging.KeyEventID, d.Event.DocID,
+			logging.KeySequenceNumber, d.Outcome.SequenceNumber, logging.KeyOutcome, d.Outcome.Status,
+			logging.KeyReason, string(d.Outcome.Reason), "type", d.Event.Type)
+	}
 }
 
 func outcomeOf(ev Event) Outcome {

@@ -175,7 +175,14 @@ func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (S
 			CreatedAt: now, UpdatedAt: now, LastActivityAt: now,
 		}
 		ref := s.fs.Collection(SessionsCollection).Doc(id)
-		if err := tx.Create(ref, created); err != nil {
+		// The sequencer's view of the session starts empty and ordered:
+		// the creator's participant_joined below is its first event, so
+		// every event is judged on the system events before it.
+		doc := struct {
+			Session
+			Sequencer map[string]any `firestore:"sequencer"`
+		}{created, map[string]any{"ordered": true}}
+		if err := tx.Create(ref, doc); err != nil {
 			return err
 		}
 		if err := tx.Set(markerRef, map[string]any{"activeSessionId": id, "updatedAt": now}); err != nil {

@@ -10,7 +10,10 @@ import (
 // delivery is one trigger to hand to a function.
 type delivery struct {
 	function string
-	send     func(ctx context.Context, attempt int) error
+	// retry: the function is declared with Retry, so a failed delivery is
+	// attempted again (Faults.MaxAttempts).
+	retry bool
+	send  func(ctx context.Context, attempt int) error
 }
 
 // DeliveryStats counts what the dispatcher did.
@@ -24,6 +27,9 @@ type DeliveryStats struct {
 	// Succeeded and Failed count deliveries by their final result.
 	Succeeded int64 `json:"succeeded"`
 	Failed    int64 `json:"failed"`
+	// HostRestarts counts the functions hosts started to replace one that
+	// crashed (filled in by Local.Deliveries).
+	HostRestarts int64 `json:"hostRestarts"`
 }
 
 // dispatcher delivers triggers asynchronously with the configured faults,
@@ -149,10 +155,12 @@ func (d *dispatcher) worker() {
 
 func (d *dispatcher) deliver(dl delivery) {
 	ok := false
-	backoff := 100 * time.Millisecond
 	d.mu.Lock()
-	maxAttempts := d.faults.MaxAttempts
+	maxAttempts, backoff, maxBackoff := d.faults.MaxAttempts, d.faults.MinBackoff, d.faults.MaxBackoff
 	d.mu.Unlock()
+	if !dl.retry {
+		maxAttempts = 1
+	}
 	for attempt := 1; attempt <= maxAttempts && d.ctx.Err() == nil; attempt++ {
 		if lat := d.latency(); lat > 0 {
 			sleep(d.ctx, lat)
@@ -166,7 +174,7 @@ func (d *dispatcher) deliver(dl delivery) {
 		}
 		if attempt < maxAttempts {
 			sleep(d.ctx, backoff)
-			backoff = min(2*backoff, 5*time.Second)
+			backoff = min(2*backoff, maxBackoff)
 		}
 	}
 	d.mu.Lock()

@@ -50,24 +50,25 @@ func TestDispatcherFaults(t *testing.T) {
 		name   string
 		faults Faults
 		fail   int
+		retry  bool // the function is declared with Retry
 		check  func(t *testing.T, r *recorder, s DeliveryStats)
 	}{
-		{"defaults deliver once, in arrival order", Faults{}, 0, func(t *testing.T, r *recorder, s DeliveryStats) {
+		{"defaults deliver once, in arrival order", Faults{}, 0, false, func(t *testing.T, r *recorder, s DeliveryStats) {
 			require.Len(t, r.order, n)
 			for i, item := range r.order {
 				require.Equal(t, i, item)
 			}
 			require.EqualValues(t, 1, r.maxFlight.Load())
 		}},
-		{"every delivery duplicated", Faults{DuplicateRate: 1, Seed: 1}, 0, func(t *testing.T, r *recorder, s DeliveryStats) {
+		{"every delivery duplicated", Faults{DuplicateRate: 1, Seed: 1}, 0, false, func(t *testing.T, r *recorder, s DeliveryStats) {
 			require.Len(t, r.order, 2*n)
 			require.EqualValues(t, n, s.Duplicated)
 		}},
-		{"every delivery three times", Faults{Copies: 3}, 0, func(t *testing.T, r *recorder, s DeliveryStats) {
+		{"every delivery three times", Faults{Copies: 3}, 0, false, func(t *testing.T, r *recorder, s DeliveryStats) {
 			require.Len(t, r.order, 3*n)
 			require.EqualValues(t, 2*n, s.Duplicated)
 		}},
-		{"reorder window shuffles", Faults{ReorderWindow: 50 * time.Millisecond, Seed: 7}, 0, func(t *testing.T, r *recorder, s DeliveryStats) {
+		{"reorder window shuffles", Faults{ReorderWindow: 50 * time.Millisecond, Seed: 7}, 0, false, func(t *testing.T, r *recorder, s DeliveryStats) {
 			require.Len(t, r.order, n)
 			inOrder := true
 			for i, item := range r.order {
@@ -75,17 +76,28 @@ func TestDispatcherFaults(t *testing.T) {
 			}
 			require.False(t, inOrder, "40 items released in arrival order")
 		}},
-		{"concurrent delivery", Faults{Concurrency: 8}, 0, func(t *testing.T, r *recorder, s DeliveryStats) {
+		{"concurrent delivery", Faults{Concurrency: 8}, 0, false, func(t *testing.T, r *recorder, s DeliveryStats) {
 			require.Len(t, r.order, n)
 			require.Greater(t, r.maxFlight.Load(), int32(1))
 		}},
-		{"retries until success", Faults{MaxAttempts: 3, Concurrency: n}, 2, func(t *testing.T, r *recorder, s DeliveryStats) {
+		{"retries until success", Faults{MaxAttempts: 3, Concurrency: n}, 2, true, func(t *testing.T, r *recorder, s DeliveryStats) {
 			require.Len(t, r.order, n)
 			require.EqualValues(t, 3*n, s.Attempts)
 			require.EqualValues(t, n, s.Succeeded)
 		}},
-		{"gives up after MaxAttempts", Faults{MaxAttempts: 2, Concurrency: n}, 5, func(t *testing.T, r *recorder, s DeliveryStats) {
+		{"gives up after MaxAttempts", Faults{MaxAttempts: 2, Concurrency: n}, 5, true, func(t *testing.T, r *recorder, s DeliveryStats) {
 			require.Empty(t, r.order)
+			require.EqualValues(t, n, s.Failed)
+		}},
+		{"a function with Retry is retried by default, with back-off", Faults{Concurrency: n}, 2, true, func(t *testing.T, r *recorder, s DeliveryStats) {
+			require.Len(t, r.order, n)
+			require.EqualValues(t, 3*n, s.Attempts)
+			require.EqualValues(t, n, s.Succeeded)
+			require.Zero(t, s.Failed)
+		}},
+		{"a function without Retry gets one attempt", Faults{MaxAttempts: 5, Concurrency: n}, 1, false, func(t *testing.T, r *recorder, s DeliveryStats) {
+			require.Empty(t, r.order)
+			require.EqualValues(t, n, s.Attempts)
 			require.EqualValues(t, n, s.Failed)
 		}},
 	}
@@ -99,7 +111,7 @@ func TestDispatcherFaults(t *testing.T) {
 				hold = 5 * time.Millisecond
 			}
 			for i := range n {
-				d.enqueue(delivery{function: "f", send: r.send(i, hold)})
+				d.enqueue(delivery{function: "f", retry: tt.retry, send: r.send(i, hold)})
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

@@ -11,7 +11,9 @@ import (
 // Firestore emulator delivers one trigger at a time, in no set order, and
 // never retries; Eventarc delivers concurrently, at least once, and retries
 // a failed delivery when the function has retry on. The zero value delivers
-// each trigger once, one at a time, as it arrives.
+// each trigger once, one at a time, as it arrives, and retries a failed
+// delivery to a function declared with Retry as Eventarc does, on a faster
+// clock (DefaultRetryAttempts, DefaultMinBackoff, DefaultMaxBackoff).
 type Faults struct {
 	// Concurrency is how many deliveries run at once (default 1).
 	Concurrency int
@@ -25,12 +27,30 @@ type Faults struct {
 	// MinLatency and MaxLatency add a uniformly random delay before each
 	// delivery (the seed's pubSubLatency, server side).
 	MinLatency, MaxLatency time.Duration
-	// MaxAttempts retries a failed delivery (non-2xx or no answer) up to this
-	// many attempts in all, with exponential back-off (default 1: no retry).
+	// MaxAttempts bounds the attempts in all at delivering a trigger to a
+	// function declared with Retry when it fails (non-2xx or no answer),
+	// with exponential back-off from MinBackoff to MaxBackoff (default
+	// DefaultRetryAttempts; 1 turns retries off). A function without Retry
+	// gets one attempt, as on Eventarc.
 	MaxAttempts int
+	// MinBackoff and MaxBackoff bound the wait before each retry, doubled
+	// after every failure (defaults DefaultMinBackoff, DefaultMaxBackoff).
+	MinBackoff, MaxBackoff time.Duration
 	// Seed makes the random choices repeatable (0: seeded from the clock).
 	Seed int64
 }
+
+// Eventarc retries a function deployed with --retry through its Pub/Sub
+// subscription: exponential back-off from 10 s to 600 s, for as long as the
+// message is retained (24 h). The local defaults keep the shape on a clock
+// a hundred times faster and bounded, so a test waiting for its deliveries
+// ends: 20 attempts span about 75 s, time enough for a crashed functions
+// host to be replaced (a request waits for the replacement, besides).
+const (
+	DefaultRetryAttempts = 20
+	DefaultMinBackoff    = 100 * time.Millisecond
+	DefaultMaxBackoff    = 5 * time.Second
+)
 
 // FaultsFromEnv reads EMULATOR_* variables, for `make run`.
 func FaultsFromEnv() (Faults, error) {
@@ -50,6 +70,8 @@ func FaultsFromEnv() (Faults, error) {
 	get("EMULATOR_MIN_LATENCY", func(v string) (e error) { f.MinLatency, e = time.ParseDuration(v); return })
 	get("EMULATOR_MAX_LATENCY", func(v string) (e error) { f.MaxLatency, e = time.ParseDuration(v); return })
 	get("EMULATOR_MAX_ATTEMPTS", func(v string) (e error) { f.MaxAttempts, e = strconv.Atoi(v); return })
+	get("EMULATOR_MIN_BACKOFF", func(v string) (e error) { f.MinBackoff, e = time.ParseDuration(v); return })
+	get("EMULATOR_MAX_BACKOFF", func(v string) (e error) { f.MaxBackoff, e = time.ParseDuration(v); return })
 	get("EMULATOR_FAULT_SEED", func(v string) (e error) { f.Seed, e = strconv.ParseInt(v, 10, 64); return })
 	return f, err
 }
@@ -62,7 +84,16 @@ func (f Faults) withDefaults() Faults {
 		f.Copies = 1
 	}
 	if f.MaxAttempts <= 0 {
-		f.MaxAttempts = 1
+		f.MaxAttempts = DefaultRetryAttempts
+	}
+	if f.MinBackoff <= 0 {
+		f.MinBackoff = DefaultMinBackoff
+	}
+	if f.MaxBackoff <= 0 {
+		f.MaxBackoff = DefaultMaxBackoff
+	}
+	if f.MaxBackoff < f.MinBackoff {
+		f.MaxBackoff = f.MinBackoff
 	}
 	if f.MaxLatency < f.MinLatency {
 		f.MaxLatency = f.MinLatency

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -93,8 +94,8 @@ func (l *Local) startFeeder(ctx context.Context, c *pubsub.Client, d functions.D
 			if m.DeliveryAttempt != nil {
 				attempt = *m.DeliveryAttempt
 			}
-			_, err := l.invoke(ctx, d, attempt, func() (*http.Request, error) {
-				return l.messagePublishedRequest(ctx, d, subName, m)
+			_, err := l.invoke(ctx, d, attempt, func(host *url.URL) (*http.Request, error) {
+				return l.messagePublishedRequest(ctx, host, d, subName, m)
 			})
 			if err != nil {
 				m.Nack()
@@ -112,7 +113,7 @@ func (l *Local) startFeeder(ctx context.Context, c *pubsub.Client, d functions.D
 // messagePublishedRequest builds the binary-mode CloudEvent Eventarc sends
 // for a Pub/Sub message (type google.cloud.pubsub.topic.v1.messagePublished,
 // data MessagePublishedData in JSON).
-func (l *Local) messagePublishedRequest(ctx context.Context, d functions.Declaration, subName string, m *pubsub.Message) (*http.Request, error) {
+func (l *Local) messagePublishedRequest(ctx context.Context, host *url.URL, d functions.Declaration, subName string, m *pubsub.Message) (*http.Request, error) {
 	body, err := json.Marshal(map[string]any{
 		"message": map[string]any{
 			"data":        m.Data, // []byte marshals as base64, as Pub/Sub's JSON does
@@ -126,7 +127,7 @@ func (l *Local) messagePublishedRequest(ctx context.Context, d functions.Declara
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.hostURL.JoinPath(d.Name).String(), bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, host.JoinPath(d.Name).String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}

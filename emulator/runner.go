@@ -68,8 +68,7 @@ type Local struct {
 	opts       Options
 	log        *slog.Logger
 	decls      map[string]functions.Declaration
-	hostURL    *url.URL
-	host       *proc
+	sup        *supervisor
 	server     *http.Server
 	dispatcher *dispatcher
 	cron       *cron.Cron
@@ -189,8 +188,8 @@ func (l *Local) Stop() {
 		cancel()
 	}
 	l.dispatcher.close()
-	if l.host != nil {
-		l.host.stop(3 * time.Second)
+	if l.sup != nil {
+		l.sup.stop(3 * time.Second)
 	}
 	if l.Stack != nil {
 		l.Stack.Stop()
@@ -218,11 +217,24 @@ func (l *Local) SetEventarcEncoding(raw bool) { l.rawEvents.Store(raw) }
 // SetFaults changes how triggers are delivered from now on.
 func (l *Local) SetFaults(f Faults) { l.dispatcher.setFaults(f) }
 
-// Deliveries returns the trigger delivery counters.
-func (l *Local) Deliveries() DeliveryStats { return l.dispatcher.Stats() }
+// Deliveries returns the trigger delivery counters and the functions
+// host's restarts.
+func (l *Local) Deliveries() DeliveryStats {
+	s := l.dispatcher.Stats()
+	if l.sup != nil {
+		s.HostRestarts = l.sup.Restarts()
+	}
+	return s
+}
 
 // WaitDeliveries blocks until every trigger received so far was delivered.
 func (l *Local) WaitDeliveries(ctx context.Context) error { return l.dispatcher.wait(ctx) }
+
+// KillFunctionsHost kills the functions host's process group with SIGKILL,
+// as a crash or an out-of-memory kill would, and returns the group id. The
+// runner replaces the host, as Cloud Run replaces a crashed instance;
+// Deliveries().HostRestarts counts the replacements.
+func (l *Local) KillFunctionsHost() (int, error) { return l.sup.kill() }
 
 // RunSchedule invokes a scheduled function now, as Cloud Scheduler would,
 // and returns its response body.
@@ -231,8 +243,8 @@ func (l *Local) RunSchedule(ctx context.Context, name string) ([]byte, error) {
 	if !ok || d.Kind != functions.Schedule {
 		return nil, fmt.Errorf("%w: scheduled function %q", errNotFound, name)
 	}
-	return l.invoke(ctx, d, 1, func() (*http.Request, error) {
-		return http.NewRequestWithContext(ctx, http.MethodPost, l.hostURL.JoinPath(name).String(), http.NoBody)
+	return l.invoke(ctx, d, 1, func(host *url.URL) (*http.Request, error) {
+		return http.NewRequestWithContext(ctx, http.MethodPost, host.JoinPath(name).String(), http.NoBody)
 	})
 }
 
@@ -266,25 +278,15 @@ func buildFunctionsHost(ctx context.Context, root, out string) error {
 }
 
 // startHost runs every function in one process on a private port, with the
-// emulators' environment, as functions-framework-go serves them locally.
+// emulators' environment, as functions-framework-go serves them locally,
+// under a supervisor that replaces it when it crashes.
 func (l *Local) startHost(ctx context.Context, binary string) error {
-	port, err := FreePort(l.opts.Host)
-	if err != nil {
-		return err
+	l.sup = &supervisor{
+		name: "functions", out: prefixWriter(l.opts.Logs, "functions"),
+		env: hostEnv(l.Stack.Env(), l.Region, l.opts.FunctionsEnv),
+		dir: l.opts.Root, binary: binary, host: l.opts.Host, log: l.log,
 	}
-	l.hostURL, _ = url.Parse("http://" + hostPort(l.opts.Host, port))
-	env := append(os.Environ(), l.Stack.Env()...)
-	env = append(env, fmt.Sprintf("PORT=%d", port), "FUNCTION_REGION="+l.Region, "FUNCTION_TARGET=")
-	env = append(env, l.opts.FunctionsEnv...)
-	l.host, err = startProc("functions", prefixWriter(l.opts.Logs, "functions"), env, l.opts.Root,
-		binary, "--host="+l.opts.Host, fmt.Sprintf("--port=%d", port))
-	if err != nil {
-		return err
-	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	// functions-framework serves only the functions: any answer means up.
-	return waitHTTP(ctx, l.host, l.hostURL.String(), true)
+	return l.sup.start(ctx)
 }
 
 // registerTriggers tells the Firestore emulator which documents trigger
@@ -362,9 +364,17 @@ func (l *Local) serveCallable(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
+	waitCtx, cancel := context.WithTimeout(r.Context(), hostWaitTimeout)
+	host, err := l.sup.wait(waitCtx)
+	cancel()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		l.logInvocation(r.Context(), d, 1, http.StatusServiceUnavailable, time.Since(start), err)
+		return
+	}
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
-		pr.SetURL(l.hostURL)
+		pr.SetURL(host)
 		pr.Out.URL.Path = "/" + name
 		pr.Out.URL.RawPath = ""
 	}}
@@ -392,9 +402,9 @@ func (l *Local) serveTrigger(w http.ResponseWriter, r *http.Request) {
 			body = raw
 		}
 	}
-	l.dispatcher.enqueue(delivery{function: name, send: func(ctx context.Context, attempt int) error {
-		_, err := l.invoke(ctx, d, attempt, func() (*http.Request, error) {
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.hostURL.JoinPath(name).String(), bytes.NewReader(body))
+	l.dispatcher.enqueue(delivery{function: name, retry: d.Retry, send: func(ctx context.Context, attempt int) error {
+		_, err := l.invoke(ctx, d, attempt, func(host *url.URL) (*http.Request, error) {
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, host.JoinPath(name).String(), bytes.NewReader(body))
 			if err == nil {
 				copyCloudEventHeaders(req.Header, header)
 			}
@@ -423,11 +433,23 @@ func (l *Local) serveSchedule(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// hostWaitTimeout bounds how long a request waits for the functions host
+// to be replaced after a crash before it fails (and, for an event, is
+// retried).
+const hostWaitTimeout = 2 * hostStartTimeout
+
 // invoke sends one request to the functions host and logs it as one line.
 // A non-2xx answer is an error, so the caller may retry.
-func (l *Local) invoke(ctx context.Context, d functions.Declaration, attempt int, newReq func() (*http.Request, error)) ([]byte, error) {
+func (l *Local) invoke(ctx context.Context, d functions.Declaration, attempt int, newReq func(host *url.URL) (*http.Request, error)) ([]byte, error) {
 	start := time.Now()
-	req, err := newReq()
+	waitCtx, cancel := context.WithTimeout(ctx, hostWaitTimeout)
+	host, err := l.sup.wait(waitCtx)
+	cancel()
+	if err != nil {
+		l.logInvocation(ctx, d, attempt, 0, time.Since(start), err)
+		return nil, err
+	}
+	req, err := newReq(host)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@
 //	client write -> events/{eventId} -> onEventCreated (validate, sequence)
 //	  -> Pub/Sub experience-events -> consumers
 //	  -> compactOnEvents (every COMPACTION_THRESHOLD events) -> snapshots
+//	call service write -> calls/{callId} -> onCallWritten (leave, end) -> sessions
 //	callable HTTPS (createSession, joinSession, ...) -> sessions
 //	Cloud Scheduler -> closeStaleSessions, checkPresence, compactSnapshots,
 //	                   cleanupEndedSessions

@@ -32,8 +32,13 @@ const (
 // the Pub/Sub emulator.
 func Topics() []string { return []string{TopicExperienceEvents, TopicSessionLifecycle} }
 
-// EventCreated is the Eventarc event type of a Firestore document creation.
-const EventCreated = "google.cloud.firestore.document.v1.created"
+// Eventarc event types of Firestore document changes.
+const (
+	// EventCreated: a document was created.
+	EventCreated = "google.cloud.firestore.document.v1.created"
+	// EventWritten: a document was created, updated or deleted.
+	EventWritten = "google.cloud.firestore.document.v1.written"
+)
 
 // Declaration is everything known about one function: how it is registered
 // with functions-framework-go, how the local runner invokes it, and how it is
@@ -75,6 +80,14 @@ func Declarations() []Declaration {
 			Document:   "experience_sessions/{sessionId}/events/{eventId}",
 			Retry:      true,
 			cloudEvent: (*App).onEventCreated,
+		},
+		{
+			Name:       "onCallWritten",
+			Kind:       FirestoreTrigger,
+			EventType:  EventWritten,
+			Document:   "calls/{callId}",
+			Retry:      true,
+			cloudEvent: (*App).onCallWritten,
 		},
 		{Name: "createSession", Kind: Callable, http: (*App).createSession},
 		{Name: "discoverSessions", Kind: Callable, http: (*App).discoverSessions},

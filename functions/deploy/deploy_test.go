@@ -74,6 +74,15 @@ func TestCommandsPerKind(t *testing.T) {
 			not: []string{"--trigger-http"},
 		},
 		{
+			name: "firestore written trigger (create, update and delete) on a top-level document",
+			decl: functions.Declaration{Name: "onW", Kind: functions.FirestoreTrigger, EventType: functions.EventWritten, Document: "calls/{callId}", Retry: true},
+			want: []string{
+				"--trigger-event-filters=type=google.cloud.firestore.document.v1.written",
+				"--trigger-event-filters-path-pattern=document=calls/{callId}",
+				"--retry",
+			},
+		},
+		{
 			name: "firestore trigger without Retry",
 			decl: functions.Declaration{Name: "onY", Kind: functions.FirestoreTrigger, EventType: functions.EventCreated, Document: "a/{b}"},
 			not:  []string{"--retry"},

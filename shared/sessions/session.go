@@ -3,7 +3,7 @@
 //
 // # Firestore layout
 //
-//	calls/{callId}                          members [uid], written by the app's call service
+//	calls/{callId}                          members [uid], status; written by the app's call service
 //	experience_sessions/{sessionId}         Session, written by the server only
 //	experience_sessions/{sessionId}/events  StateSyncEvents, created by participants
 //
@@ -63,6 +63,8 @@ const (
 	// EndReasonAbsent: every participant's heartbeat stopped.
 	EndReasonAbsent  = "no_participant_present"
 	EndReasonByOwner = "ended_by_owner"
+	// EndReasonCallEnded: the call was deleted or marked ended.
+	EndReasonCallEnded = "call_ended"
 )
 
 // Session is experience_sessions/{id}. Field names are the seed's.
@@ -88,7 +90,15 @@ func (s *Session) IsParticipant(uid string) bool { return slices.Contains(s.Part
 // Call is calls/{callId}: the call service's record of who is in the call.
 type Call struct {
 	Members []string `firestore:"members"`
+	// Status is CallStatusActive, CallStatusEnded, or empty (active).
+	Status string `firestore:"status"`
 }
+
+// Status values of a call.
+const (
+	CallStatusActive = "active"
+	CallStatusEnded  = "ended"
+)
 
 // IsMember reports whether uid is in the call.
 func (c *Call) IsMember(uid string) bool { return slices.Contains(c.Members, uid) }

@@ -80,6 +80,7 @@ Shared experiences local stack is up (project %s)
   Functions           %s     connectFunctionsEmulator(functions, "%s", %s)
                       callable:  POST %s
                       schedules: POST %s/emulator/v1/schedules/{name}:run
+                      deliveries, retries, host restarts: GET %s/emulator/v1/deliveries
 
   Environment for Go clients and tools:
     export %s
@@ -89,7 +90,7 @@ Ctrl-C stops everything.
 		local.FirestoreHost, hostOf(local.FirestoreHost), portOf(local.FirestoreHost),
 		local.PubSubHost,
 		local.FunctionsURL, hostOf(strings.TrimPrefix(local.FunctionsURL, "http://")), portOf(local.FunctionsURL),
-		local.CallableURL("{name}"), local.FunctionsURL,
+		local.CallableURL("{name}"), local.FunctionsURL, local.FunctionsURL,
 		strings.Join(local.Env(), " \\\n           "))
 
 	<-ctx.Done()

@@ -22,6 +22,8 @@ type DeliveryStats struct {
 	Received int64 `json:"received"`
 	// Duplicated counts extra copies the fault injection added.
 	Duplicated int64 `json:"duplicated"`
+	// Dropped counts triggers the fault injection lost (DropRate).
+	Dropped int64 `json:"dropped"`
 	// Attempts counts HTTP deliveries, retries included.
 	Attempts int64 `json:"attempts"`
 	// Succeeded and Failed count deliveries by their final result.
@@ -94,6 +96,11 @@ func (d *dispatcher) setFaults(f Faults) {
 func (d *dispatcher) enqueue(dl delivery) {
 	d.mu.Lock()
 	d.stats.Received++
+	if d.faults.DropRate > 0 && d.rng.Float64() < d.faults.DropRate {
+		d.stats.Dropped++
+		d.mu.Unlock()
+		return
+	}
 	copies := d.faults.Copies
 	if d.faults.DuplicateRate > 0 && d.rng.Float64() < d.faults.DuplicateRate {
 		copies++

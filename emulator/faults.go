@@ -22,6 +22,11 @@ type Faults struct {
 	// DuplicateRate is the probability (0..1) that a delivery is sent once
 	// more than Copies.
 	DuplicateRate float64
+	// DropRate is the probability (0..1) that a trigger is acknowledged
+	// and never delivered: a trigger lost for good, as production can lose
+	// one when retries run out. Only the pending-events sweep decides such
+	// an event.
+	DropRate float64
 	// ReorderWindow holds deliveries this long and releases them shuffled.
 	ReorderWindow time.Duration
 	// MinLatency and MaxLatency add a uniformly random delay before each
@@ -66,6 +71,7 @@ func FaultsFromEnv() (Faults, error) {
 	get("EMULATOR_DELIVERY_CONCURRENCY", func(v string) (e error) { f.Concurrency, e = strconv.Atoi(v); return })
 	get("EMULATOR_COPIES", func(v string) (e error) { f.Copies, e = strconv.Atoi(v); return })
 	get("EMULATOR_DUPLICATE_RATE", func(v string) (e error) { f.DuplicateRate, e = strconv.ParseFloat(v, 64); return })
+	get("EMULATOR_DROP_RATE", func(v string) (e error) { f.DropRate, e = strconv.ParseFloat(v, 64); return })
 	get("EMULATOR_REORDER_WINDOW", func(v string) (e error) { f.ReorderWindow, e = time.ParseDuration(v); return })
 	get("EMULATOR_MIN_LATENCY", func(v string) (e error) { f.MinLatency, e = time.ParseDuration(v); return })
 	get("EMULATOR_MAX_LATENCY", func(v string) (e error) { f.MaxLatency, e = time.ParseDuration(v); return })

@@ -98,6 +98,7 @@ func Declarations() []Declaration {
 		{Name: "closeStaleSessions", Kind: Schedule, Cron: "*/5 * * * *", TimeZone: "Etc/UTC", http: (*App).closeStaleSessions},
 		{Name: "checkPresence", Kind: Schedule, Cron: "* * * * *", TimeZone: "Etc/UTC", http: (*App).checkPresence},
 		{Name: "compactSnapshots", Kind: Schedule, Cron: "*/5 * * * *", TimeZone: "Etc/UTC", http: (*App).compactSnapshots},
+		{Name: "sweepPendingEvents", Kind: Schedule, Cron: "* * * * *", TimeZone: "Etc/UTC", http: (*App).sweepPendingEvents},
 		{Name: "cleanupEndedSessions", Kind: Schedule, Cron: "17 * * * *", TimeZone: "Etc/UTC", http: (*App).cleanupEndedSessions},
 		{
 			Name:       "compactOnEvents",

@@ -22,6 +22,8 @@ func TestMain(m *testing.M) {
 		FunctionsEnv: []string{"STALE_SESSION_AFTER=1h", "SESSION_EVENTS_PER_SECOND=5000", "COMPACTION_THRESHOLD=1000000",
 			// The cleanup test ends its session and finalizes it at once.
 			"CLEANUP_GRACE=0s",
+			// The pending sweep decides at once what TestSweepPending drops.
+			"PENDING_SWEEP_AGE=0s",
 			// Small abuse limits, so TestAbuseLimits reaches them quickly.
 			"MAX_PARTICIPANTS=12", "SESSIONS_PER_USER_PER_MINUTE=3"},
 	}, &env))

@@ -396,3 +396,38 @@ func TestFaultyDeliveryMatchesCleanDelivery(t *testing.T) {
 	}
 	t.Logf("faulty deliveries: %+v", env.Deliveries())
 }
+
+// TestSweepPending: triggers lost for good (the runner acknowledges them
+// and never delivers) leave their events pending until the scheduled
+// sweep, which numbers them in order.
+func TestSweepPending(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	u := env.NewUser(t)
+	sessionID := seedSession(t, ctx, emulatortest.ID("call"), u.UID)
+	env.SetFaults(emulator.Faults{DropRate: 1})
+	defer env.SetFaults(emulator.Faults{})
+	at := time.Now()
+	const n = 5
+	for i := range n {
+		id := fmt.Sprintf("lost%d", i)
+		adminEvent(t, ctx, sessionID, id, validEvent(id, u.UID, int64(i), at.Add(time.Duration(i)*time.Millisecond)))
+	}
+	waitCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	require.NoError(t, env.WaitDeliveries(waitCtx))
+	for i := range n {
+		snap, err := eventsOf(sessionID).Doc(fmt.Sprintf("lost%d", i)).Get(ctx)
+		require.NoError(t, err)
+		require.NotContains(t, snap.Data(), "status", "a dropped trigger was delivered")
+	}
+	env.SetFaults(emulator.Faults{})
+	body, err := env.RunSchedule(ctx, "sweepPendingEvents")
+	require.NoError(t, err, "%s", body)
+	for i := range n {
+		snap, err := eventsOf(sessionID).Doc(fmt.Sprintf("lost%d", i)).Get(ctx)
+		require.NoError(t, err)
+		require.Equal(t, "accepted", snap.Data()["status"], "%s", body)
+		require.EqualValues(t, i+1, snap.Data()["sequenceNumber"])
+	}
+}

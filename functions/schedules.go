@@ -86,6 +86,15 @@ func (a *App) compactAndPrune(ctx context.Context, sessionID string) (snapshots.
 	return res, n, err
 }
 
+// sweepPendingEvents decides the events whose triggers were lost for good
+// (see events.Sequencer.SweepPending); a run with nothing pending costs a
+// few reads whatever the number of sessions.
+func (a *App) sweepPendingEvents() http.Handler {
+	return a.scheduled("sweepPendingEvents", func(r *http.Request) (any, error) {
+		return a.seq.SweepPending(r.Context(), a.cfg.PendingSweepAge)
+	})
+}
+
 func (a *App) cleanupEndedSessions() http.Handler {
 	return a.scheduled("cleanupEndedSessions", func(r *http.Request) (any, error) {
 		done, failed, err := a.sessions.FinalizeEnded(r.Context(), time.Now().Add(-a.cfg.CleanupGrace))

@@ -62,6 +62,10 @@ type Config struct {
 	// (CLEANUP_GRACE).
 	CleanupGrace time.Duration
 
+	// PendingSweepAge: the sweep decides events still undecided this long
+	// after their commit, whose triggers were lost (PENDING_SWEEP_AGE).
+	PendingSweepAge time.Duration
+
 	// MaxParticipants bounds a session (MAX_PARTICIPANTS).
 	MaxParticipants int
 	// SessionsPerUserPerMinute bounds createSession per user
@@ -94,6 +98,7 @@ func Default() Config {
 		EventRetention:        24 * time.Hour,
 		EndedSessionRetention: 30 * 24 * time.Hour,
 		CleanupGrace:          5 * time.Minute,
+		PendingSweepAge:       2 * time.Minute,
 		MaxParticipants:       50,
 
 		SessionsPerUserPerMinute: 10,
@@ -126,6 +131,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	c.EndedSessionRetention = r.duration("ENDED_SESSION_RETENTION", c.EndedSessionRetention)
 	c.MaxParticipants = r.integer("MAX_PARTICIPANTS", c.MaxParticipants)
 	c.CleanupGrace = r.duration("CLEANUP_GRACE", c.CleanupGrace)
+	c.PendingSweepAge = r.duration("PENDING_SWEEP_AGE", c.PendingSweepAge)
 	c.SessionsPerUserPerMinute = r.integer("SESSIONS_PER_USER_PER_MINUTE", c.SessionsPerUserPerMinute)
 	c.SenderEventsPerSecond = r.float("SENDER_EVENTS_PER_SECOND", c.SenderEventsPerSecond)
 	c.SessionEventsPerSecond = r.float("SESSION_EVENTS_PER_SECOND", c.SessionEventsPerSecond)
@@ -150,7 +156,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: event rates must be positive", ErrInvalid)
 	case c.CompactionThreshold <= 0, c.MaxParticipants <= 0, c.SessionsPerUserPerMinute <= 0:
 		return fmt.Errorf("%w: COMPACTION_THRESHOLD, MAX_PARTICIPANTS and SESSIONS_PER_USER_PER_MINUTE must be positive", ErrInvalid)
-	case c.EventRetention < 0, c.EndedSessionRetention < 0, c.CleanupGrace < 0:
+	case c.EventRetention < 0, c.EndedSessionRetention < 0, c.CleanupGrace < 0, c.PendingSweepAge < 0:
 		return fmt.Errorf("%w: retentions cannot be negative", ErrInvalid)
 	case c.MaxEventBytes <= 0:
 		return fmt.Errorf("%w: MAX_EVENT_BYTES must be positive", ErrInvalid)
@@ -164,7 +170,7 @@ func Variables() []string {
 	return []string{"FUNCTION_REGION", "PUBLISH_EVENTS", "SNAPSHOTS_ENABLED", "STALE_SESSION_AFTER",
 		"PRESENCE_GRACE", "MAX_EVENT_BYTES", "SENDER_EVENTS_PER_SECOND", "SESSION_EVENTS_PER_SECOND",
 		"COMPACTION_THRESHOLD", "EVENT_RETENTION", "ENDED_SESSION_RETENTION", "MAX_PARTICIPANTS", "CLEANUP_GRACE",
-		"SESSIONS_PER_USER_PER_MINUTE"}
+		"SESSIONS_PER_USER_PER_MINUTE", "PENDING_SWEEP_AGE"}
 }
 
 // IsDemoProject reports whether id names an emulator-only project.

@@ -236,3 +236,50 @@ func TestOutcomesFixedAtCommitTime(t *testing.T) {
 		})
 	}
 }
+
+// TestSweepDecidesLostTriggers: events whose triggers never arrive (this
+// package wires none) are decided by the sweep; a sweep with nothing new
+// pending reads a constant number of documents.
+func TestSweepDecidesLostTriggers(t *testing.T) {
+	ctx := context.Background()
+	fs, err := firestore.NewClient(ctx, emulatortest.ID("demo-sweep"))
+	require.NoError(t, err)
+	t.Cleanup(func() { fs.Close() })
+	seq := NewSequencer(fs, experiences.Default(), nil, nil, nil)
+	var ids []string
+	for range 3 {
+		sessionID := newSession(t, fs, "u1")
+		for i := range 4 {
+			require.NoError(t, writeEvent(ctx, fs, sessionID, fmt.Sprintf("e%d", i), "u1", int64(i)))
+		}
+		ids = append(ids, sessionID)
+	}
+	res, err := seq.SweepPending(ctx, 0)
+	require.NoError(t, err)
+	require.EqualValues(t, 12, res.Events)
+	require.EqualValues(t, 12, res.Pending)
+	for _, sessionID := range ids {
+		docs, err := eventsCol(fs, sessionID).OrderBy("sequenceNumber", firestore.Asc).Documents(ctx).GetAll()
+		require.NoError(t, err)
+		require.Len(t, docs, 4)
+		for i, d := range docs {
+			require.Equal(t, StatusAccepted, d.Data()["status"])
+			require.EqualValues(t, i+1, d.Data()["sequenceNumber"])
+		}
+	}
+
+	// Nothing new: the mark and two counts, whatever exists.
+	before := seq.Stats.Snapshot()
+	res, err = seq.SweepPending(ctx, 0)
+	require.NoError(t, err)
+	require.Zero(t, res.Pending)
+	reads := seq.Stats.Snapshot().Reads - before.Reads
+	require.LessOrEqual(t, reads, int64(3), "an idle sweep must cost O(1) reads")
+
+	// Events younger than minAge are left to their triggers.
+	require.NoError(t, writeEvent(ctx, fs, ids[0], "late", "u1", 9))
+	res, err = seq.SweepPending(ctx, time.Hour)
+	require.NoError(t, err)
+	require.Zero(t, res.Events)
+	require.Nil(t, decisionOf(t, ctx, fs, ids[0], "late")["status"])
+}

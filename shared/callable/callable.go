@@ -51,6 +51,14 @@ type Verifier interface {
 	VerifyIDToken(ctx context.Context, idToken string) (*auth.Token, error)
 }
 
+// RevocationVerifier also checks that the token's user has not had their
+// tokens revoked (or been disabled) since it was issued, at the cost of one
+// Auth lookup; *auth.Client satisfies it.
+type RevocationVerifier interface {
+	Verifier
+	VerifyIDTokenAndCheckRevoked(ctx context.Context, idToken string) (*auth.Token, error)
+}
+
 // Auth is the verified caller.
 type Auth struct {
 	UID   string
@@ -79,6 +87,11 @@ type Options struct {
 	// AllowUnauthenticated lets calls without a token reach the function
 	// (default false: they get UNAUTHENTICATED).
 	AllowUnauthenticated bool
+	// CheckRevoked refuses tokens revoked since they were issued (default
+	// false: an ID token is good until it expires, within the hour). The
+	// verifier must then be a RevocationVerifier; if it is not, every call
+	// fails INTERNAL rather than skip the check.
+	CheckRevoked bool
 	// MapError turns domain errors into caller-facing ones; nil results fall
 	// back to INTERNAL.
 	MapError func(error) *Error
@@ -244,7 +257,15 @@ func (h *handler) decode(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return nil, Errorf(Unauthenticated, "Authorization must be \"Bearer <Firebase ID token>\"")
 	}
-	verified, err := h.verifier.VerifyIDToken(ctx, token)
+	verify := h.verifier.VerifyIDToken
+	if h.opts.CheckRevoked {
+		rv, ok := h.verifier.(RevocationVerifier)
+		if !ok {
+			return nil, fmt.Errorf("callable %s: CheckRevoked with a verifier (%T) that cannot check revocation", h.name, h.verifier)
+		}
+		verify = rv.VerifyIDTokenAndCheckRevoked
+	}
+	verified, err := verify(ctx, token)
 	if err != nil {
 		// The verifier's message says why (expired, wrong audience...), which
 		// helps the developer and reveals nothing secret.

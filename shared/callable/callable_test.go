@@ -28,6 +28,57 @@ func (fakeVerifier) VerifyIDToken(_ context.Context, tok string) (*auth.Token, e
 	return nil, errors.New("ID token has expired at: 1700000000; more details")
 }
 
+// revokingVerifier accepts "good-<uid>" tokens as fakeVerifier does, and
+// "revoked-<uid>" ones unless asked to check revocation.
+type revokingVerifier struct{ fakeVerifier }
+
+func (v revokingVerifier) VerifyIDToken(ctx context.Context, tok string) (*auth.Token, error) {
+	if uid, ok := strings.CutPrefix(tok, "revoked-"); ok {
+		return &auth.Token{UID: uid}, nil
+	}
+	return v.fakeVerifier.VerifyIDToken(ctx, tok)
+}
+
+func (v revokingVerifier) VerifyIDTokenAndCheckRevoked(ctx context.Context, tok string) (*auth.Token, error) {
+	if strings.HasPrefix(tok, "revoked-") {
+		return nil, errors.New("ID token has been revoked")
+	}
+	return v.fakeVerifier.VerifyIDToken(ctx, tok)
+}
+
+// TestCheckRevoked: with CheckRevoked a revoked token is UNAUTHENTICATED;
+// without, it is good until it expires; a verifier that cannot check fails
+// closed.
+func TestCheckRevoked(t *testing.T) {
+	tests := []struct {
+		name     string
+		verifier Verifier
+		check    bool
+		token    string
+		wantCode int
+	}{
+		{"checked, revoked", revokingVerifier{}, true, "revoked-alice", 401},
+		{"checked, good", revokingVerifier{}, true, "good-alice", 200},
+		{"unchecked, revoked", revokingVerifier{}, false, "revoked-alice", 200},
+		{"checked, verifier cannot", fakeVerifier{}, true, "good-alice", 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fn := newTestHandler().(*handler).fn
+			h := Handler("echo", tt.verifier, fn, &Options{CheckRevoked: tt.check, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			req := httptest.NewRequest(http.MethodPost, "/echo", strings.NewReader(`{"data":{"name":"n"}}`))
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Authorization", "Bearer "+tt.token)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			require.Equal(t, tt.wantCode, rec.Code, rec.Body.String())
+			if tt.wantCode == 401 {
+				require.Contains(t, rec.Body.String(), "revoked")
+			}
+		})
+	}
+}
+
 var errDomain = errors.New("domain says no")
 
 type echoReq struct {

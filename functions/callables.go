@@ -4,23 +4,22 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/pajama-app/sharedexperiences/shared/callable"
+	"github.com/pajama-app/sharedexperiences/shared/docid"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
 
-// checkID rejects what cannot be a Firestore document id: empty, too long,
-// containing "/" (another path), "." or "..", or __reserved__.
+// checkID refuses a request field that cannot be a Firestore document id
+// (package docid), naming the field; the Store checks again, for callers
+// other than these.
 func checkID(field, v string) error {
-	switch {
-	case v == "":
+	if v == "" {
 		return fmt.Errorf("field %q is required", field)
-	case len(v) > 128:
-		return fmt.Errorf("field %q must be at most 128 characters", field)
-	case strings.Contains(v, "/") || v == "." || v == ".." || strings.HasPrefix(v, "__") && strings.HasSuffix(v, "__"):
-		return fmt.Errorf("field %q is not a valid id", field)
+	}
+	if p := docid.Problem(v); p != "" {
+		return fmt.Errorf("field %q is not a valid id: it %s", field, p)
 	}
 	return nil
 }
@@ -83,8 +82,14 @@ func (r *TransferOwnershipRequest) Validate() error {
 	return checkID("newOwnerId", r.NewOwnerID)
 }
 
+// handler serves fn as a callable that changes a session.
 func (a *App) handler(name string, fn callable.Func) http.Handler {
-	return callable.Handler(name, a.verifier, fn, a.callableOptions())
+	return callable.Handler(name, a.verifier, fn, a.callableOptions(true))
+}
+
+// readHandler serves fn as a callable that only reads.
+func (a *App) readHandler(name string, fn callable.Func) http.Handler {
+	return callable.Handler(name, a.verifier, fn, a.callableOptions(false))
 }
 
 func (a *App) createSession() http.Handler {
@@ -96,7 +101,7 @@ func (a *App) createSession() http.Handler {
 }
 
 func (a *App) discoverSessions() http.Handler {
-	return a.handler("discoverSessions", callable.Typed(
+	return a.readHandler("discoverSessions", callable.Typed(
 		func(ctx context.Context, auth *callable.Auth, req DiscoverSessionsRequest) (DiscoverSessionsResult, error) {
 			found, err := a.sessions.Discover(ctx, auth.UID, req.CallID)
 			return DiscoverSessionsResult{Sessions: found}, err

@@ -3,11 +3,16 @@ package functions
 import (
 	"errors"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/pajama-app/sharedexperiences/shared/callable"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
-// statusOf is the one table from domain errors to what a caller sees.
+// statusOf is the one table from domain errors to what a caller sees. The
+// caller reads the sentinel's own sentence; the chain around it (which
+// document, which read) is for the log, which the callable handler writes.
 var statusOf = []struct {
 	err    error
 	status callable.Status
@@ -15,6 +20,10 @@ var statusOf = []struct {
 	{sessions.ErrNotCallMember, callable.PermissionDenied},
 	{sessions.ErrCallNotFound, callable.PermissionDenied},
 	{sessions.ErrNotOwner, callable.PermissionDenied},
+	// A uid from a valid token that cannot name a document: the user is
+	// who they say, and may not use sessions (see README, Security).
+	{sessions.ErrInvalidUserID, callable.PermissionDenied},
+	{sessions.ErrInvalidID, callable.InvalidArgument},
 	{sessions.ErrNotFound, callable.NotFound},
 	{sessions.ErrNotParticipant, callable.FailedPrecondition},
 	{sessions.ErrInactive, callable.FailedPrecondition},
@@ -32,12 +41,24 @@ func mapError(err error) *callable.Error {
 	}
 	for _, m := range statusOf {
 		if errors.Is(err, m.err) {
-			return &callable.Error{Status: m.status, Message: err.Error()}
+			return &callable.Error{Status: m.status, Message: m.err.Error()}
 		}
+	}
+	// The Firestore client reports a request cut short by the caller's
+	// context as a gRPC status, not always wrapping the context's error
+	// (which the callable handler maps itself).
+	switch status.Code(err) {
+	case codes.Canceled:
+		return callable.Errorf(callable.Cancelled, "the call was cancelled")
+	case codes.DeadlineExceeded:
+		return callable.Errorf(callable.DeadlineExceeded, "the call took too long")
 	}
 	return nil
 }
 
-func (a *App) callableOptions() *callable.Options {
-	return &callable.Options{MapError: mapError, Logger: a.log}
+// callableOptions are the options of one callable; changes says whether it
+// changes a session, which is where revoked tokens are refused when
+// CHECK_TOKEN_REVOCATION is on (reads are left the lookup's cost).
+func (a *App) callableOptions(changes bool) *callable.Options {
+	return &callable.Options{MapError: mapError, Logger: a.log, CheckRevoked: changes && a.cfg.CheckTokenRevocation}
 }

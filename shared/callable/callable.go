@@ -6,38 +6,57 @@
 //
 // A call is POST with Content-Type application/json and the body
 // {"data": <any JSON>}, optionally with Authorization: Bearer <Firebase ID
-// token>. Success is 200 {"result": <JSON>}; failure is
-// {"error": {"status", "message", "details"}} with the HTTP code of the
-// status. A present but unverifiable token is UNAUTHENTICATED before the
-// function runs. Browsers' CORS preflight is answered with the Origin
-// reflected, as the reference server's default cors middleware does.
+// token> (the scheme in any case). Success is 200 {"result": <JSON>};
+// failure is {"error": {"status", "message", "details"}} with the HTTP code
+// of the status. A present but unverifiable token is UNAUTHENTICATED before
+// the function runs. A status outside the protocol's list is sent as
+// INTERNAL, and a cancelled or timed-out call as CANCELLED or
+// DEADLINE_EXCEEDED. Browsers' CORS preflight is answered with the Origin
+// reflected, as the reference server's default cors middleware does; every
+// answer carries Vary: Origin.
 //
 // # Typed functions
 //
-// [Typed] decodes the data strictly into a request struct (unknown fields and
-// wrong types are INVALID_ARGUMENT naming the field) and calls its Validate
-// method, so handlers receive only well-formed input.
+// [Typed] decodes the data strictly into a request struct (exact field
+// names, no duplicate keys at any depth of the body, no unknown fields, no
+// wrong types: INVALID_ARGUMENT naming the field) and calls its Validate
+// method, so handlers receive only well-formed input. Integer fields take a
+// JSON number or Firebase's 64-bit wrapper {"@type":
+// "type.googleapis.com/google.protobuf.Int64Value" (or UInt64Value),
+// "value": "<decimal>"}, which the iOS and Android SDKs send for Int and
+// Long.
 package callable
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
+	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"firebase.google.com/go/v4/auth"
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Verifier checks a Firebase ID token; *auth.Client satisfies it.
 type Verifier interface {
 	VerifyIDToken(ctx context.Context, idToken string) (*auth.Token, error)
+}
+
+// RevocationVerifier also checks that the token's user has not had their
+// tokens revoked (or been disabled) since it was issued, at the cost of one
+// Auth lookup; *auth.Client satisfies it.
+type RevocationVerifier interface {
+	Verifier
+	VerifyIDTokenAndCheckRevoked(ctx context.Context, idToken string) (*auth.Token, error)
 }
 
 // Auth is the verified caller.
@@ -51,7 +70,7 @@ type Request struct {
 	// Auth is nil when the call carried no Authorization header.
 	Auth *Auth
 	// Data is the raw JSON of the "data" member.
-	Data json.RawMessage
+	Data stdjson.RawMessage
 }
 
 // Func is a callable function. Returning an *Error (or an error wrapping one)
@@ -68,6 +87,11 @@ type Options struct {
 	// AllowUnauthenticated lets calls without a token reach the function
 	// (default false: they get UNAUTHENTICATED).
 	AllowUnauthenticated bool
+	// CheckRevoked refuses tokens revoked since they were issued (default
+	// false: an ID token is good until it expires, within the hour). The
+	// verifier must then be a RevocationVerifier; if it is not, every call
+	// fails INTERNAL rather than skip the check.
+	CheckRevoked bool
 	// MapError turns domain errors into caller-facing ones; nil results fall
 	// back to INTERNAL.
 	MapError func(error) *Error
@@ -132,34 +156,47 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	status := "OK"
+	level := slog.LevelInfo
+	attrs := []any{"function", h.name}
 	if err != nil {
 		cerr := h.toCallerError(err)
 		status = string(cerr.Status)
 		writeJSON(w, cerr.Status.HTTPCode(), map[string]any{"error": cerr})
-		if cerr.Status == Internal {
-			h.opts.Logger.ErrorContext(ctx, "callable failed", "function", h.name, "error", err.Error())
+		// The caller got the status and the domain sentence; the whole
+		// chain is for the log. A caller who hung up or ran out of time is
+		// no server fault: WARNING, so ERROR alerts mean something.
+		switch cerr.Status {
+		case Internal:
+			level = slog.LevelError
+		case Cancelled, DeadlineExceeded:
+			level = slog.LevelWarn
 		}
+		attrs = append(attrs, "error", err.Error())
 	} else {
 		writeJSON(w, http.StatusOK, map[string]any{"result": result})
 	}
-	h.opts.Logger.InfoContext(ctx, "callable", "function", h.name, "status", status,
-		"uid", uid, "latencyMs", time.Since(start).Milliseconds())
+	attrs = append(attrs, "status", status, "uid", uid, "latencyMs", time.Since(start).Milliseconds())
+	h.opts.Logger.Log(ctx, level, "callable", attrs...)
 }
 
 func (h *handler) toCallerError(err error) *Error {
 	var cerr *Error
-	if errors.As(err, &cerr) {
-		return cerr
-	}
-	if errors.Is(err, context.DeadlineExceeded) {
+	switch {
+	case errors.As(err, &cerr):
+	case errors.Is(err, context.Canceled):
+		// The client went away (or the platform cancelled the request).
+		return Errorf(Cancelled, "the call was cancelled")
+	case errors.Is(err, context.DeadlineExceeded):
 		return Errorf(DeadlineExceeded, "the call took too long")
+	case h.opts.MapError != nil:
+		cerr = h.opts.MapError(err)
 	}
-	if h.opts.MapError != nil {
-		if mapped := h.opts.MapError(err); mapped != nil {
-			return mapped
-		}
+	if cerr == nil || !cerr.Status.valid() {
+		// A status the SDKs do not know would reach the app as a generic
+		// failure anyway; the Node server answers such errors as INTERNAL.
+		return internalError
 	}
-	return internalError
+	return cerr
 }
 
 // decode checks the envelope and the token. Every failure here is the
@@ -180,12 +217,29 @@ func (h *handler) decode(ctx context.Context, w http.ResponseWriter, r *http.Req
 		}
 		return nil, Errorf(InvalidArgument, "cannot read request body")
 	}
-	var envelope map[string]json.RawMessage
-	if err := json.Unmarshal(body, &envelope); err != nil {
+	// The envelope is decoded as strictly as the data (see strictOptions):
+	// {"data":1,"data":2} or {"DATA":...} would otherwise be read one way
+	// here and another way by whatever else reads the body. Duplicate
+	// names are refused at every depth, in data too.
+	var envelope struct {
+		Data jsontext.Value `json:"data"`
+	}
+	if err := json.Unmarshal(body, &envelope, json.RejectUnknownMembers(true)); err != nil {
+		var synErr *jsontext.SyntacticError
+		if errors.As(err, &synErr) && errors.Is(err, jsontext.ErrDuplicateName) {
+			path := slices.Collect(synErr.JSONPointer.Tokens())
+			if len(path) > 1 { // inside data: named as DecodeData names fields
+				return nil, Errorf(InvalidArgument, "duplicate field %q", strings.Join(path[1:], "."))
+			}
+			return nil, Errorf(InvalidArgument, "duplicate key %q in the request body", strings.Join(path, "."))
+		}
+		if errors.Is(err, json.ErrUnknownName) {
+			return nil, Errorf(InvalidArgument, "request body must have exactly one member, \"data\"")
+		}
 		return nil, Errorf(InvalidArgument, "request body must be a JSON object {\"data\": ...}")
 	}
-	data, ok := envelope["data"]
-	if !ok || len(envelope) != 1 {
+	data := stdjson.RawMessage(envelope.Data)
+	if data == nil {
 		return nil, Errorf(InvalidArgument, "request body must have exactly one member, \"data\"")
 	}
 	req := &Request{Data: data}
@@ -197,11 +251,21 @@ func (h *handler) decode(ctx context.Context, w http.ResponseWriter, r *http.Req
 		}
 		return req, nil
 	}
-	token, ok := strings.CutPrefix(authz, "Bearer ")
-	if !ok || token == "" {
+	// The scheme is case-insensitive (RFC 9110 section 11.1): "bearer"
+	// is as good as "Bearer".
+	scheme, token, ok := strings.Cut(authz, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" {
 		return nil, Errorf(Unauthenticated, "Authorization must be \"Bearer <Firebase ID token>\"")
 	}
-	verified, err := h.verifier.VerifyIDToken(ctx, token)
+	verify := h.verifier.VerifyIDToken
+	if h.opts.CheckRevoked {
+		rv, ok := h.verifier.(RevocationVerifier)
+		if !ok {
+			return nil, fmt.Errorf("callable %s: CheckRevoked with a verifier (%T) that cannot check revocation", h.name, h.verifier)
+		}
+		verify = rv.VerifyIDTokenAndCheckRevoked
+	}
+	verified, err := verify(ctx, token)
 	if err != nil {
 		// The verifier's message says why (expired, wrong audience...), which
 		// helps the developer and reveals nothing secret.
@@ -227,10 +291,11 @@ func verifyReason(err error) string {
 // cors answers a preflight and adds the response headers a browser needs;
 // it reports whether the request was fully handled.
 func cors(w http.ResponseWriter, r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin != "" {
+	// Every answer varies with Origin, also one to a request without it: a
+	// shared cache must not serve that answer to a browser that sends one.
+	w.Header().Add("Vary", "Origin")
+	if origin := r.Header.Get("Origin"); origin != "" {
 		w.Header().Set("Access-Control-Allow-Origin", origin)
-		w.Header().Add("Vary", "Origin")
 	}
 	if r.Method != http.MethodOptions {
 		return false
@@ -247,7 +312,7 @@ func cors(w http.ResponseWriter, r *http.Request) bool {
 
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+	if err := stdjson.NewEncoder(&buf).Encode(v); err != nil {
 		code = http.StatusInternalServerError
 		buf.Reset()
 		buf.WriteString(`{"error":{"status":"INTERNAL","message":"INTERNAL"}}`)

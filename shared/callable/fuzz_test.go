@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"firebase.google.com/go/v4/auth"
 	"github.com/stretchr/testify/require"
@@ -67,15 +68,66 @@ func fuzzAuthHandler() http.Handler {
 	})
 }
 
-// validEnvelope says whether body is what the protocol accepts: a JSON
-// object with exactly one member, "data", within the size limit.
+// validEnvelope says whether body is what the protocol accepts: valid JSON
+// in valid UTF-8, an object with exactly one member, "data" (spelt so),
+// within the size limit, with no duplicate name in any object. It is
+// written against encoding/json's token stream, independently of the
+// handler's decoder.
 func validEnvelope(body string) bool {
+	if len(body) > fuzzMaxBody || !utf8.ValidString(body) || !json.Valid([]byte(body)) || hasDuplicateKey(body) {
+		return false
+	}
 	var env map[string]json.RawMessage
-	if len(body) > fuzzMaxBody || json.Unmarshal([]byte(body), &env) != nil {
+	if json.Unmarshal([]byte(body), &env) != nil {
 		return false
 	}
 	_, ok := env["data"]
 	return ok && len(env) == 1
+}
+
+// hasDuplicateKey walks valid JSON and reports a name repeated within one
+// object, at any depth.
+func hasDuplicateKey(doc string) bool {
+	dec := json.NewDecoder(strings.NewReader(doc))
+	type frame struct {
+		names     map[string]bool
+		expectKey bool
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.expectKey {
+			if name, ok := tok.(string); ok {
+				if top.names[name] {
+					return true
+				}
+				top.names[name] = true
+				top.expectKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{names: map[string]bool{}, expectKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: the enclosing object expects a name next.
+		if len(stack) > 0 && stack[len(stack)-1].names != nil {
+			stack[len(stack)-1].expectKey = true
+		}
+	}
 }
 
 // FuzzAuthorization: whatever the Authorization header and body, the answer
@@ -122,8 +174,9 @@ func FuzzAuthorization(f *testing.F) {
 			require.Equal(t, http.StatusBadRequest, rec.Code)
 			return
 		}
-		token, bearer := strings.CutPrefix(header, "Bearer ")
-		if uid, ok := validFakeToken(token); bearer && ok {
+		// The scheme is case-insensitive; the token follows one space.
+		bearer := len(header) > 7 && strings.EqualFold(header[:7], "Bearer ")
+		if uid, ok := validFakeToken(header[min(7, len(header)):]); bearer && ok {
 			require.NotNil(t, got.Result, "%+v", got.Error)
 			require.Equal(t, http.StatusOK, rec.Code)
 			require.Equal(t, uid, got.Result.UID)
@@ -151,7 +204,12 @@ type fuzzReq struct {
 	Inner *struct {
 		Flag bool `json:"flag"`
 	} `json:"inner"`
+	Big  int64  `json:"big"`
+	UBig uint64 `json:"ubig"`
 }
+
+// fuzzReqNames are fuzzReq's JSON names, spelt exactly.
+var fuzzReqNames = map[string]bool{"name": true, "count": true, "ratio": true, "tags": true, "meta": true, "inner": true, "big": true, "ubig": true}
 
 func (r *fuzzReq) Validate() error {
 	switch {
@@ -175,6 +233,13 @@ func FuzzDecodeData(f *testing.F) {
 		`{"name":"n","zzz":1}`, `{"name":1}`, `{"name":"n","count":1e400}`, `{"name":"n","count":1.5}`,
 		`{"name":"n","inner":{"flag":"yes"}}`, `{"name":"n","meta":{"k":1}}`, `{"name":"n","inner":null}`,
 		`[]`, `null`, ``, ` `, `"s"`, `{`, `{"name":"n"} {}`, `{"name":"n"}]`, "\x00", `{"name":"\ud800"}`,
+		`{"NAME":"n"}`, `{"name":"n","Count":1}`, `{"name":"x","name":"n"}`, `{"name":"n","inner":{"flag":true,"flag":false}}`,
+		`{"name":"n","meta":{"k":"a","k":"b"}}`, `{"name":"n","big":{"@type":"type.googleapis.com/google.protobuf.Int64Value","value":"-5"}}`,
+		`{"name":"n","ubig":{"@type":"type.googleapis.com/google.protobuf.UInt64Value","value":"18446744073709551615"}}`,
+		`{"name":"n","count":{"@type":"type.googleapis.com/google.protobuf.Int64Value","value":"9223372036854775807"}}`,
+		`{"name":"n","big":{"@type":"type.googleapis.com/google.protobuf.Int64Value","value":"5","x":1}}`,
+		`{"name":"n","big":{"@type":"type.googleapis.com/google.protobuf.UInt64Value","value":"-1"}}`,
+		"{\"name\":\"\xff\"}", `{"n\u0061me":"n"}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -195,6 +260,16 @@ func FuzzDecodeData(f *testing.F) {
 		// Only one valid JSON value is accepted: a stray "]" or "}" after
 		// it once slipped past json.Decoder.More.
 		require.True(t, json.Valid(data), "accepted invalid JSON %q", data)
+		require.True(t, utf8.Valid(data), "accepted invalid UTF-8 %q", data)
+		// Strictness, checked with encoding/json independently of the
+		// decoder: no name twice in one object, and data's names spelt
+		// exactly as the type's.
+		require.False(t, hasDuplicateKey(string(data)), "accepted a duplicate key in %q", data)
+		var top map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal(data, &top))
+		for name := range top {
+			require.True(t, fuzzReqNames[name], "accepted field %q in %q", name, data)
+		}
 		again, err := json.Marshal(v)
 		require.NoError(t, err)
 		w, err := DecodeData[fuzzReq](again)

@@ -26,6 +26,8 @@ const (
 	Unimplemented      Status = "UNIMPLEMENTED"
 	Unavailable        Status = "UNAVAILABLE"
 	Internal           Status = "INTERNAL"
+	Unknown            Status = "UNKNOWN"
+	DataLoss           Status = "DATA_LOSS"
 )
 
 var httpCodes = map[Status]int{
@@ -43,6 +45,15 @@ var httpCodes = map[Status]int{
 	Unimplemented:      http.StatusNotImplemented,
 	Unavailable:        http.StatusServiceUnavailable,
 	Internal:           http.StatusInternalServerError,
+	Unknown:            http.StatusInternalServerError,
+	DataLoss:           http.StatusInternalServerError,
+}
+
+// valid reports whether s is one of the protocol's error statuses (OK is
+// not an error).
+func (s Status) valid() bool {
+	_, ok := httpCodes[s]
+	return ok
 }
 
 // HTTPCode is the HTTP status that carries s.

@@ -79,6 +79,13 @@ type Config struct {
 	// as many (SENDER_EVENTS_PER_SECOND, SESSION_EVENTS_PER_SECOND).
 	SenderEventsPerSecond, SessionEventsPerSecond float64
 
+	// CheckTokenRevocation makes the calls that change a session
+	// (createSession, joinSession, leaveSession, endSession,
+	// transferOwnership) refuse ID tokens revoked since they were issued, at
+	// the cost of one Firebase Auth lookup per call (CHECK_TOKEN_REVOCATION).
+	// Without it a revoked token is good until it expires, up to an hour.
+	CheckTokenRevocation bool
+
 	// AuthEmulatorHost is FIREBASE_AUTH_EMULATOR_HOST; only ever non-empty for
 	// a demo- project.
 	AuthEmulatorHost string
@@ -105,6 +112,8 @@ func Default() Config {
 
 		SenderEventsPerSecond:  20,
 		SessionEventsPerSecond: 100,
+
+		CheckTokenRevocation: true,
 	}
 }
 
@@ -135,6 +144,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	c.SessionsPerUserPerMinute = r.integer("SESSIONS_PER_USER_PER_MINUTE", c.SessionsPerUserPerMinute)
 	c.SenderEventsPerSecond = r.float("SENDER_EVENTS_PER_SECOND", c.SenderEventsPerSecond)
 	c.SessionEventsPerSecond = r.float("SESSION_EVENTS_PER_SECOND", c.SessionEventsPerSecond)
+	c.CheckTokenRevocation = r.boolean("CHECK_TOKEN_REVOCATION", c.CheckTokenRevocation)
 	c.AuthEmulatorHost = r.str("FIREBASE_AUTH_EMULATOR_HOST", "")
 	if r.err != nil {
 		return Config{}, r.err
@@ -170,7 +180,7 @@ func Variables() []string {
 	return []string{"FUNCTION_REGION", "PUBLISH_EVENTS", "SNAPSHOTS_ENABLED", "STALE_SESSION_AFTER",
 		"PRESENCE_GRACE", "MAX_EVENT_BYTES", "SENDER_EVENTS_PER_SECOND", "SESSION_EVENTS_PER_SECOND",
 		"COMPACTION_THRESHOLD", "EVENT_RETENTION", "ENDED_SESSION_RETENTION", "MAX_PARTICIPANTS", "CLEANUP_GRACE",
-		"SESSIONS_PER_USER_PER_MINUTE", "PENDING_SWEEP_AGE"}
+		"SESSIONS_PER_USER_PER_MINUTE", "PENDING_SWEEP_AGE", "CHECK_TOKEN_REVOCATION"}
 }
 
 // IsDemoProject reports whether id names an emulator-only project.

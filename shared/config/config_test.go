@@ -22,6 +22,10 @@ func TestFromLookup(t *testing.T) {
 			require.Equal(t, Default().StaleSessionAfter, c.StaleSessionAfter)
 			require.True(t, c.PublishEvents)
 			require.Equal(t, "us-central1", c.Region)
+			require.True(t, c.CheckTokenRevocation)
+		}},
+		{"revocation off", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "CHECK_TOKEN_REVOCATION": "false"}, false, func(t *testing.T, c Config) {
+			require.False(t, c.CheckTokenRevocation)
 		}},
 		{"GCLOUD_PROJECT fallback", map[string]string{"GCLOUD_PROJECT": "q"}, false, func(t *testing.T, c Config) {
 			require.Equal(t, "q", c.ProjectID)

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/pajama-app/sharedexperiences/shared/docid"
 	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
 )
 
@@ -123,6 +124,9 @@ func (s *Store) session(tx *firestore.Transaction, sessionID string) (*firestore
 // first participant. The call keeps at most one active session: if it has
 // one, Create fails with *ExistsError naming it.
 func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (Session, error) {
+	if err := checkIDs(uid, callID); err != nil {
+		return Session{}, err
+	}
 	if !s.knownXP(experienceID) {
 		return Session{}, fmt.Errorf("%w %q", ErrUnknownExperience, experienceID)
 	}
@@ -198,7 +202,7 @@ func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (S
 // Join makes uid a participant of an active session. Joining twice changes
 // nothing the second time.
 func (s *Store) Join(ctx context.Context, uid, sessionID string) (Session, error) {
-	return s.mutate(ctx, uid, sessionID, func(sess *Session, c *change) error {
+	return s.mutate(ctx, uid, sessionID, callMembers, func(sess *Session, c *change) error {
 		if sess.Status != StatusActive {
 			return ErrInactive
 		}
@@ -222,9 +226,11 @@ var ErrFull = errors.New("the session is full")
 // Leave removes uid from the session. When uid owned it, ownership passes
 // to the longest-present participant (participants are kept in joining
 // order); when nobody is left, the session ends. Leaving twice changes
-// nothing the second time.
+// nothing the second time. A participant may always leave, also once the
+// call no longer lists them: nothing should keep someone in a session they
+// want out of.
 func (s *Store) Leave(ctx context.Context, uid, sessionID string) (Session, error) {
-	return s.mutate(ctx, uid, sessionID, func(sess *Session, c *change) error {
+	return s.mutate(ctx, uid, sessionID, participantsOrCallMembers, func(sess *Session, c *change) error {
 		if sess.Status != StatusActive || !sess.IsParticipant(uid) {
 			return nil
 		}
@@ -307,7 +313,7 @@ func (s *Store) end(sess *Session, c *change, by, reason string) {
 // End ends the session; only its owner may. Ending an ended session
 // changes nothing.
 func (s *Store) End(ctx context.Context, uid, sessionID string) (Session, error) {
-	return s.mutate(ctx, uid, sessionID, func(sess *Session, c *change) error {
+	return s.mutate(ctx, uid, sessionID, callMembers, func(sess *Session, c *change) error {
 		if sess.Status != StatusActive {
 			return nil
 		}
@@ -322,7 +328,10 @@ func (s *Store) End(ctx context.Context, uid, sessionID string) (Session, error)
 // TransferOwnership hands the session to another participant; only the
 // owner may.
 func (s *Store) TransferOwnership(ctx context.Context, uid, sessionID, newOwnerID string) (Session, error) {
-	return s.mutate(ctx, uid, sessionID, func(sess *Session, c *change) error {
+	if err := checkIDs(newOwnerID); err != nil {
+		return Session{}, err
+	}
+	return s.mutate(ctx, uid, sessionID, callMembers, func(sess *Session, c *change) error {
 		switch {
 		case sess.Status != StatusActive:
 			return ErrInactive
@@ -340,17 +349,41 @@ func (s *Store) TransferOwnership(ctx context.Context, uid, sessionID, newOwnerI
 	})
 }
 
+// Who may change a session through mutate.
+type access int
+
+const (
+	// callMembers: members of the session's call only.
+	callMembers access = iota
+	// participantsOrCallMembers: also its participants, whatever the call
+	// says (leaving).
+	participantsOrCallMembers
+)
+
 // mutate runs f on the session in a transaction, after checking that uid
-// is a member of the session's call, and commits what f changed.
-func (s *Store) mutate(ctx context.Context, uid, sessionID string, f func(*Session, *change) error) (Session, error) {
+// may (see access), and commits what f changed.
+//
+// A missing session is ErrNotCallMember, as an existing session of a call
+// uid is not in: whoever is not in a session's call must not learn from
+// the answer whether the id exists. (A member asking for a missing id is
+// in no call of that session either.)
+func (s *Store) mutate(ctx context.Context, uid, sessionID string, who access, f func(*Session, *change) error) (Session, error) {
+	if err := checkIDs(uid, sessionID); err != nil {
+		return Session{}, err
+	}
 	var out Session
 	err := s.transact(ctx, "session/"+sessionID, func(ctx context.Context, tx *firestore.Transaction) error {
 		ref, sess, err := s.session(tx, sessionID)
+		if errors.Is(err, ErrNotFound) {
+			return ErrNotCallMember
+		}
 		if err != nil {
 			return err
 		}
-		if err := s.requireCallMemberTx(ctx, tx, uid, sess.CallID); err != nil {
-			return err
+		if who != participantsOrCallMembers || !sess.IsParticipant(uid) {
+			if err := s.requireCallMemberTx(ctx, tx, uid, sess.CallID); err != nil {
+				return err
+			}
 		}
 		c := &change{}
 		if err := f(sess, c); err != nil {
@@ -360,4 +393,18 @@ func (s *Store) mutate(ctx context.Context, uid, sessionID string, f func(*Sessi
 		return s.commit(tx, ref, c, time.Now().UTC())
 	})
 	return out, err
+}
+
+// checkIDs refuses ids that cannot be Firestore document ids before any of
+// them names a document; the first one is the caller's uid.
+func checkIDs(uid string, ids ...string) error {
+	if p := docid.Problem(uid); p != "" {
+		return fmt.Errorf("uid %q %s: %w", uid, p, ErrInvalidUserID)
+	}
+	for _, id := range ids {
+		if p := docid.Problem(id); p != "" {
+			return fmt.Errorf("id %q %s: %w", id, p, ErrInvalidID)
+		}
+	}
+	return nil
 }

@@ -41,6 +41,13 @@ var (
 	ErrInactive          = errors.New("the session has ended")
 	ErrUnknownExperience = errors.New("unknown experience")
 	ErrTooManySessions   = errors.New("too many sessions created by this user; try again in a minute")
+	// ErrInvalidID: a call, session or user id given to the Store breaks
+	// Firestore's document-id rules (package docid).
+	ErrInvalidID = errors.New("an id is not a valid document id")
+	// ErrInvalidUserID: the caller's own uid breaks them. Firebase Auth
+	// allows any string up to 128 characters in a custom token; such a user
+	// may sign in but cannot take part in sessions.
+	ErrInvalidUserID = errors.New("this user id cannot be used with sessions")
 )
 
 // ExistsError reports that the call already has an active session, and

@@ -79,6 +79,9 @@ func NewStore(fs *firestore.Client, opts *Options) *Store {
 
 // Discover returns the active sessions of a call, for a member of that call.
 func (s *Store) Discover(ctx context.Context, uid, callID string) ([]Session, error) {
+	if err := checkIDs(uid, callID); err != nil {
+		return nil, err
+	}
 	if err := s.requireCallMember(ctx, uid, callID); err != nil {
 		return nil, err
 	}

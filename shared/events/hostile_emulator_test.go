@@ -242,6 +242,8 @@ func TestOutcomesFixedAtCommitTime(t *testing.T) {
 // pending reads a constant number of documents.
 func TestSweepDecidesLostTriggers(t *testing.T) {
 	ctx := context.Background()
+	newClient(t) // skips without the emulators
+	// A project of its own: the sweep looks at every session.
 	fs, err := firestore.NewClient(ctx, emulatortest.ID("demo-sweep"))
 	require.NoError(t, err)
 	t.Cleanup(func() { fs.Close() })

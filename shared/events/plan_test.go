@@ -1,0 +1,165 @@
+package events
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/pajama-app/sharedexperiences/shared/experiences"
+	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
+	"github.com/pajama-app/sharedexperiences/shared/sessions"
+)
+
+var t0 = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+
+func testRules() rules {
+	reg := experiences.Default()
+	return rules{maxEventBytes: 1 << 10, sender: ratelimit.Limit{PerSecond: 1, Burst: 2},
+		session: ratelimit.Limit{PerSecond: 100, Burst: 100}, lookup: reg.Lookup}
+}
+
+// ev is a valid co_reading client event at t0+ms.
+func ev(id, sender string, ms int) Event {
+	return Event{DocID: id, ID: id, Type: "page_changed", SenderID: sender, Data: map[string]string{"pageIndex": "1"},
+		ClientSequenceNumber: int64(ms), CreatedAt: t0.Add(time.Duration(ms) * time.Millisecond), size: 100}
+}
+
+func sys(id, typ, uid string, ms int) Event {
+	e := ev(id, sessions.SystemSender, ms)
+	e.Type, e.Origin, e.Data = typ, OriginServer, map[string]string{"userId": uid}
+	return e
+}
+
+func with(e Event, f func(*Event)) Event { f(&e); return e }
+
+func TestDecideReasons(t *testing.T) {
+	st := sequencerState{Ordered: true, Members: []string{"u1"}, Senders: map[string]*ratelimit.Bucket{}}
+	tests := []struct {
+		name string
+		e    Event
+		want RejectReason // "" is accepted
+	}{
+		{"valid", ev("a", "u1", 0), ""},
+		{"malformed first", with(ev("a", "u9", 0), func(e *Event) { e.malformed = ErrMalformed; e.ID = "x"; e.size = 1 << 20 }), ReasonMalformed},
+		{"id mismatch before size", with(ev("a", "u1", 0), func(e *Event) { e.ID = "x"; e.size = 1 << 20 }), ReasonIDMismatch},
+		{"too large before type", with(ev("a", "u1", 0), func(e *Event) { e.size = 1 << 20; e.Type = "participant_left" }), ReasonTooLarge},
+		{"system type from a client", with(ev("a", "u1", 0), func(e *Event) { e.Type = "participant_left" }), ReasonSystemReserved},
+		{"not a participant", ev("a", "u9", 0), ReasonNotParticipant},
+		{"unknown type", with(ev("a", "u1", 0), func(e *Event) { e.Type = "dance" }), ReasonUnknownType},
+		{"invalid data", with(ev("a", "u1", 0), func(e *Event) { e.Data = map[string]string{"pageIndex": "ten"} }), ReasonInvalidData},
+		{"server event accepted", sys("a", experiences.ParticipantJoined, "u2", 0), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := st.clone()
+			out := decide("co_reading", &s, tt.e, testRules())
+			if tt.want == "" {
+				require.Equal(t, StatusAccepted, out.Status)
+				return
+			}
+			require.Equal(t, Outcome{Status: StatusRejected, Reason: tt.want}, out)
+		})
+	}
+}
+
+// TestDecideBatchMembershipInOrder: membership and the end are those at
+// each event's place in the order, whatever the session document says now.
+func TestDecideBatchMembershipInOrder(t *testing.T) {
+	// The session document as it is when the (late) run happens: u2 left,
+	// then the session ended.
+	now := sessions.Session{ExperienceID: "co_reading", Status: sessions.StatusInactive, Participants: nil}
+	window := []Event{
+		sys("s1", experiences.ParticipantJoined, "u1", 0),
+		ev("c1", "u2", 1), // before u2 joined
+		sys("s2", experiences.ParticipantJoined, "u2", 2),
+		ev("c2", "u2", 3),
+		sys("s3", experiences.ParticipantLeft, "u2", 4),
+		ev("c3", "u2", 5), // after u2 left
+		ev("c4", "u1", 6),
+		sys("s4", experiences.ExperienceEnded, "u1", 7),
+		ev("c5", "u1", 8), // after the end
+	}
+	p := decideBatch(now, sequencerState{Ordered: true}, batch{window: window}, testRules())
+	got := map[string]string{}
+	var numbers []int64
+	for _, d := range p.decisions {
+		got[d.Event.DocID] = d.Outcome.Status + string(d.Outcome.Reason)
+		if d.Outcome.Status == StatusAccepted {
+			numbers = append(numbers, d.Outcome.SequenceNumber)
+		}
+	}
+	require.Equal(t, map[string]string{
+		"s1": "accepted", "c1": "rejectedsender_not_participant", "s2": "accepted", "c2": "accepted",
+		"s3": "accepted", "c3": "rejectedsender_not_participant", "c4": "accepted", "s4": "accepted",
+		"c5": "rejectedsession_not_active",
+	}, got)
+	require.Equal(t, []int64{1, 2, 3, 4, 5, 6}, numbers, "gapless, in order")
+	require.Equal(t, "s4", p.accepted[len(p.accepted)-1].DocID, "experience_ended is the last accepted event")
+	require.True(t, p.state.Ended)
+	require.Equal(t, "c5", p.state.Cursor.EventID)
+}
+
+// TestDecideBatchCursorPassesWindow: a window of events decided already
+// (by their own triggers) still moves the cursor, so no run repeats it.
+func TestDecideBatchCursorPassesWindow(t *testing.T) {
+	sess := sessions.Session{ExperienceID: "co_reading", Status: sessions.StatusActive, Participants: []string{"u1"}}
+	var window []Event
+	for i, id := range []string{"j1", "j2", "j3"} {
+		window = append(window, with(ev(id, "u1", i), func(e *Event) { e.Status = StatusRejected; e.malformed = ErrMalformed }))
+	}
+	p := decideBatch(sess, sequencerState{}, batch{window: window, full: true}, testRules())
+	require.Empty(t, p.decisions)
+	require.True(t, p.moved)
+	require.Equal(t, "j3", p.state.Cursor.EventID)
+	require.True(t, p.state.Ordered, "a session not made by Create is taken as its document says")
+	require.Equal(t, []string{"u1"}, p.state.Members)
+
+	// A run over the same state with nothing new does not move.
+	p2 := decideBatch(sess, p.state, batch{}, testRules())
+	require.False(t, p2.moved)
+}
+
+// TestDecideBatchRateLimit: the sender's bucket is charged only for what
+// it accepts, on createdAt, so a redelivery never changes an outcome.
+func TestDecideBatchRateLimit(t *testing.T) {
+	sess := sessions.Session{ExperienceID: "co_reading", Status: sessions.StatusActive, Participants: []string{"u1"}}
+	window := []Event{
+		with(ev("bad", "u1", 0), func(e *Event) { e.Data = map[string]string{"pageIndex": "x"} }),
+		ev("a", "u1", 1), ev("b", "u1", 2), ev("c", "u1", 3), // burst of 2
+	}
+	p := decideBatch(sess, sequencerState{}, batch{window: window}, testRules())
+	var reasons []string
+	for _, d := range p.decisions {
+		reasons = append(reasons, string(d.Outcome.Reason))
+	}
+	require.Equal(t, []string{"invalid_data", "", "", "rate_limited"}, reasons, "junk is not charged")
+	again := decideBatch(sess, sequencerState{}, batch{window: window}, testRules())
+	require.Equal(t, p.decisions, again.decisions, "pure: the same input decides the same")
+}
+
+// TestDecideBatchUnorderedFirst: events with no order sort first and never
+// move the cursor.
+func TestDecideBatchUnorderedFirst(t *testing.T) {
+	sess := sessions.Session{ExperienceID: "co_reading", Status: sessions.StatusActive, Participants: []string{"u1"}}
+	unordered := with(ev("z", "u1", 0), func(e *Event) { e.CreatedAt = time.Time{}; e.malformed = ErrMalformed })
+	p := decideBatch(sess, sequencerState{}, batch{window: []Event{ev("a", "u1", 1)}, extra: []Event{unordered}}, testRules())
+	require.Equal(t, "z", p.decisions[0].Event.DocID)
+	require.Equal(t, ReasonMalformed, p.decisions[0].Outcome.Reason)
+	require.Equal(t, "a", p.state.Cursor.EventID)
+}
+
+func TestCompareValues(t *testing.T) {
+	ordered := []any{nil, false, true, int64(-1), 0.5, int64(2), t0, "a", "b", map[string]any{}}
+	for i := range ordered {
+		for j := range ordered {
+			got := compareValues(ordered[i], ordered[j])
+			switch {
+			case i < j && i < len(ordered)-1:
+				require.Negative(t, got, "%v < %v", ordered[i], ordered[j])
+			case i == j:
+				require.Zero(t, got)
+			}
+		}
+	}
+}

@@ -240,11 +240,13 @@ func (s *Store) Leave(ctx context.Context, uid, sessionID string) (Session, erro
 }
 
 // RemoveAbsent removes, on the server's behalf, the participants whose
-// heartbeats stopped (isAbsent is decided inside the transaction, on the
-// session as it is then). Others go first and the owner last, so ownership
-// passes straight to the longest-present participant still there; nobody
-// left ends the session. It returns who was removed.
-func (s *Store) RemoveAbsent(ctx context.Context, sessionID string, isAbsent func(uid string) bool) ([]string, error) {
+// last heartbeat (presence/{uid}.lastSeenAt) is before cutoff. Presence is
+// read inside the transaction, with the session, so a join or a heartbeat
+// committed while the sweep runs is seen (or aborts and retries the
+// transaction), never judged on a stale copy. Others go first and the owner
+// last, so ownership passes straight to the longest-present participant
+// still there; nobody left ends the session. It returns who was removed.
+func (s *Store) RemoveAbsent(ctx context.Context, sessionID string, cutoff time.Time) ([]string, error) {
 	var removed []string
 	err := s.transact(ctx, "session/"+sessionID, func(ctx context.Context, tx *firestore.Transaction) error {
 		removed = nil
@@ -252,17 +254,24 @@ func (s *Store) RemoveAbsent(ctx context.Context, sessionID string, isAbsent fun
 		if err != nil {
 			return err
 		}
-		if sess.Status != StatusActive {
+		if sess.Status != StatusActive || len(sess.Participants) == 0 {
 			return nil
 		}
-		for _, p := range slices.Clone(sess.Participants) {
-			if p != sess.OwnerID && isAbsent(p) {
-				removed = append(removed, p)
+		refs := make([]*firestore.DocumentRef, len(sess.Participants))
+		for i, uid := range sess.Participants {
+			refs[i] = ref.Collection(PresenceCollection).Doc(uid)
+		}
+		docs, err := tx.GetAll(refs)
+		if err != nil {
+			return fmt.Errorf("read presence of %s: %w", sessionID, err)
+		}
+		lastSeen := map[string]time.Time{}
+		for _, d := range docs {
+			if d.Exists() {
+				lastSeen[d.Ref.ID], _ = d.Data()["lastSeenAt"].(time.Time)
 			}
 		}
-		if isAbsent(sess.OwnerID) && sess.IsParticipant(sess.OwnerID) {
-			removed = append(removed, sess.OwnerID)
-		}
+		removed = Absentees(*sess, lastSeen, cutoff)
 		c := &change{}
 		for i, uid := range removed {
 			if i == len(removed)-1 && len(sess.Participants) == 1 {
@@ -278,6 +287,23 @@ func (s *Store) RemoveAbsent(ctx context.Context, sessionID string, isAbsent fun
 		return s.commit(tx, ref, c, time.Now().UTC())
 	})
 	return removed, err
+}
+
+// Absentees is who the presence sweep removes, in order: the participants
+// last seen before cutoff (a missing heartbeat counts as never seen), the
+// others first and the owner last.
+func Absentees(sess Session, lastSeen map[string]time.Time, cutoff time.Time) []string {
+	absent := func(uid string) bool { return lastSeen[uid].Before(cutoff) }
+	var out []string
+	for _, p := range sess.Participants {
+		if p != sess.OwnerID && absent(p) {
+			out = append(out, p)
+		}
+	}
+	if sess.IsParticipant(sess.OwnerID) && absent(sess.OwnerID) {
+		out = append(out, sess.OwnerID)
+	}
+	return out
 }
 
 func (s *Store) removeParticipant(sess *Session, c *change, uid, by string) {

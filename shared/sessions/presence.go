@@ -27,17 +27,7 @@ func (s *Store) SweepPresence(ctx context.Context, now time.Time, grace time.Dur
 	cutoff := now.Add(-grace)
 	var out []Removal
 	for _, d := range docs {
-		presence, err := d.Ref.Collection(PresenceCollection).Documents(ctx).GetAll()
-		if err != nil {
-			return out, fmt.Errorf("read presence of %s: %w", d.Ref.ID, err)
-		}
-		lastSeen := map[string]time.Time{}
-		for _, p := range presence {
-			lastSeen[p.Ref.ID], _ = p.Data()["lastSeenAt"].(time.Time)
-		}
-		removed, err := s.RemoveAbsent(ctx, d.Ref.ID, func(uid string) bool {
-			return lastSeen[uid].Before(cutoff) // a missing heartbeat is the zero time
-		})
+		removed, err := s.RemoveAbsent(ctx, d.Ref.ID, cutoff)
 		if err != nil {
 			return out, err
 		}

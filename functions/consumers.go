@@ -3,11 +3,13 @@ package functions
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/pajama-app/sharedexperiences/shared/logging"
+	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
 
 // messagePublished is the data of Eventarc's
@@ -41,7 +43,13 @@ func (a *App) compactOnEvents(ctx context.Context, e event.Event) error {
 		return nil
 	}
 	sessionID := attrs["sessionId"]
-	if _, _, err := a.compactAndPrune(ctx, sessionID); err != nil {
+	_, _, err = a.compactAndPrune(ctx, sessionID)
+	switch {
+	case errors.Is(err, snapshots.ErrStateTooLarge), errors.Is(err, snapshots.ErrNewerSnapshot):
+		// No redelivery can succeed: acknowledged, and left to the logs.
+		a.log.ErrorContext(ctx, "compaction cannot succeed; message acknowledged", logging.KeySessionID, sessionID, "error", err.Error())
+		return nil
+	case err != nil:
 		a.log.ErrorContext(ctx, "compaction failed; will be retried", logging.KeySessionID, sessionID, "error", err.Error())
 		return err
 	}

@@ -59,17 +59,22 @@ func (a *App) compactSnapshots() http.Handler {
 		}
 		var results []snapshots.Result
 		pruned := 0
+		// One session's failure never stops the others: it is reported
+		// and logged, and the next run tries it again.
+		failed := map[string]string{}
 		for _, id := range ids {
 			res, n, err := a.compactAndPrune(r.Context(), id)
 			if err != nil {
-				return map[string]any{"compacted": results, "pruned": pruned}, err
+				failed[id] = "compaction failed"
+				a.log.ErrorContext(r.Context(), "compaction failed; the next run retries", logging.KeySessionID, id, "error", err.Error())
+				continue
 			}
 			if res.Folded > 0 || res.Rebuilt {
 				results = append(results, res)
 			}
 			pruned += n
 		}
-		return map[string]any{"compacted": results, "pruned": pruned}, nil
+		return map[string]any{"compacted": results, "pruned": pruned, "failed": failed}, nil
 	})
 }
 

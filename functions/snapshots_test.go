@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -222,4 +223,54 @@ func TestEndedSessionCleanup(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, docs, col)
 	}
+}
+
+// TestOversizedStateDoesNotStopCompaction: a session whose accepted events
+// fold to a state over its experience's bound (accepted before the bound
+// existed) fails alone: the scheduled run goes on to the sessions after it
+// and lists the failure, and the Pub/Sub consumer acknowledges it instead
+// of having it redelivered for ever.
+func TestOversizedStateDoesNotStopCompaction(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	owner := env.NewUser(t)
+	callID := seedCall(t, ctx, owner.UID)
+	run := emulatortest.ID("")
+	seed := func(id, experienceID string, evs []map[string]any) {
+		now := time.Now()
+		_, err := env.Admin.Collection(sessions.SessionsCollection).Doc(id).Set(ctx, sessions.Session{
+			ID: id, CallID: callID, ExperienceID: experienceID, OwnerID: owner.UID, Status: sessions.StatusActive,
+			Participants: []string{owner.UID}, LastEventSequenceNumber: int64(len(evs)),
+			CreatedAt: now, UpdatedAt: now, LastActivityAt: now,
+		})
+		require.NoError(t, err)
+		for i, e := range evs {
+			docID := fmt.Sprintf("e%d", i+1)
+			e["id"], e["senderId"], e["clientSequenceNumber"], e["createdAt"] = docID, owner.UID, int64(i), now
+			e["status"], e["sequenceNumber"], e["sequencedAt"] = "accepted", int64(i+1), now
+			adminEvent(t, ctx, id, docID, e)
+		}
+	}
+	big := strings.TrimSuffix(strings.Repeat("0.5,0.5;", 25000), ";") // ~200 KB of points
+	var strokes []map[string]any
+	for i := range 3 {
+		strokes = append(strokes, map[string]any{"type": "stroke_added",
+			"data": map[string]any{"strokeId": fmt.Sprint("s", i), "color": "#000000", "points": big}})
+	}
+	oversized, fine := "a"+run, "b"+run
+	seed(oversized, "co_drawing", strokes)
+	seed(fine, "co_reading", []map[string]any{{"type": "story_selected", "data": map[string]any{"storyId": "story-1"}}})
+
+	body, err := env.RunSchedule(ctx, "compactSnapshots")
+	require.NoError(t, err, "%s", body)
+	var summary struct {
+		Failed map[string]string `json:"failed"`
+	}
+	require.NoError(t, json.Unmarshal(body, &summary), "%s", body)
+	require.Contains(t, summary.Failed, oversized)
+	snap, err := env.Admin.Collection(sessions.SessionsCollection).Doc(fine).Collection("state_snapshots").Doc("latest").Get(ctx)
+	require.NoError(t, err, "the session after the failing one got no snapshot")
+	require.EqualValues(t, 1, snap.Data()["lastEventSequenceNumber"])
+	_, err = env.Admin.Collection(sessions.SessionsCollection).Doc(oversized).Collection("state_snapshots").Doc("latest").Get(ctx)
+	require.Error(t, err, "an oversized snapshot was written")
 }

@@ -3,10 +3,16 @@ package experiences
 import "slices"
 
 // Limits of a co-drawing canvas, so a snapshot stays far below Firestore's
-// 1 MiB document limit: 500 strokes of at most 200 points.
+// 1 MiB document limit whatever is drawn: 300 strokes of at most 100
+// points, each coordinate at most MaxCoordinateChars characters ("0.1234":
+// a 10,000-step grid is finer than any screen). Worst case, about 1.5 KB a
+// stroke and 455 KB a canvas; the property test in experiences_test.go
+// encodes it.
 const (
-	MaxStrokes      = 500
-	MaxStrokePoints = 200
+	MaxStrokes         = 300
+	MaxStrokePoints    = 100
+	MaxCoordinateChars = 6
+	maxCoDrawingState  = 480 << 10
 )
 
 // Stroke is one line on the shared canvas.
@@ -25,6 +31,7 @@ type CoDrawingState struct {
 var CoDrawing = Define(Definition[CoDrawingState]{
 	ID:            "co_drawing",
 	SchemaVersion: 1,
+	MaxStateBytes: maxCoDrawingState,
 	Events: map[string]Schema{
 		"stroke_added":   {"strokeId": ID(64), "color": Color(), "points": Points(MaxStrokePoints)},
 		"stroke_removed": {"strokeId": ID(64)},

@@ -9,6 +9,8 @@ type CoReadingState struct {
 
 // CoReading: reading a story together, page by page.
 var CoReading = Define(Definition[CoReadingState]{
+	// A story id of at most 128 id characters, a page index and a flag.
+	MaxStateBytes: 1 << 10,
 	ID:            "co_reading",
 	SchemaVersion: 1,
 	Events: map[string]Schema{

@@ -62,6 +62,10 @@ type Experience interface {
 	// ErrSchemaVersion, never misreads it.
 	EncodeState(state any) (json.RawMessage, error)
 	DecodeState(version int, raw json.RawMessage) (any, error)
+	// MaxStateBytes bounds EncodeState's output for any sequence of valid
+	// events, so a snapshot stays well under Firestore's 1 MiB document
+	// limit. Validation of each event alone must guarantee it.
+	MaxStateBytes() int
 }
 
 // ErrSchemaVersion reports a snapshot this code cannot read; the snapshot is
@@ -82,12 +86,23 @@ type Definition[S any] struct {
 	// Migrate decodes a snapshot written with an older SchemaVersion; nil
 	// means older snapshots are rebuilt from events.
 	Migrate func(version int, raw json.RawMessage) (S, error)
+	// MaxStateBytes bounds the encoded state (see Experience); required,
+	// and at most MaxSnapshotStateBytes.
+	MaxStateBytes int
 }
+
+// MaxSnapshotStateBytes is the largest MaxStateBytes an experience may
+// declare: half of Firestore's 1 MiB document limit, leaving room for the
+// snapshot's other fields and for the map encoding's overhead.
+const MaxSnapshotStateBytes = 512 << 10
 
 // Define checks a definition and returns it as an Experience.
 func Define[S any](d Definition[S]) Experience {
 	if d.ID == "" || d.SchemaVersion < 1 || d.Initial == nil || d.Reduce == nil {
 		panic(fmt.Sprintf("experiences: incomplete definition %q", d.ID)) // programming error at init
+	}
+	if d.MaxStateBytes <= 0 || d.MaxStateBytes > MaxSnapshotStateBytes {
+		panic(fmt.Sprintf("experiences: %s must bound its state: MaxStateBytes in (0, %d]", d.ID, MaxSnapshotStateBytes))
 	}
 	for t := range d.Events {
 		if IsSystemType(t) {
@@ -102,6 +117,7 @@ type definition[S any] struct{ d Definition[S] }
 func (x definition[S]) ID() string         { return x.d.ID }
 func (x definition[S]) SchemaVersion() int { return x.d.SchemaVersion }
 func (x definition[S]) Initial() any       { return x.d.Initial() }
+func (x definition[S]) MaxStateBytes() int { return x.d.MaxStateBytes }
 
 func (x definition[S]) EventTypes() []string {
 	out := make([]string, 0, len(x.d.Events))

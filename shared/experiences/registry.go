@@ -15,6 +15,9 @@ type Registry struct {
 func NewRegistry(xs ...Experience) (*Registry, error) {
 	r := &Registry{byID: make(map[string]Experience, len(xs))}
 	for _, x := range xs {
+		if n := x.MaxStateBytes(); n <= 0 || n > MaxSnapshotStateBytes {
+			return nil, fmt.Errorf("experiences: %q must bound its state (MaxStateBytes %d not in (0, %d])", x.ID(), n, MaxSnapshotStateBytes)
+		}
 		if _, dup := r.byID[x.ID()]; dup {
 			return nil, fmt.Errorf("experiences: %q registered twice", x.ID())
 		}

@@ -109,6 +109,9 @@ func ParsePoints(v string, max int) ([][2]float64, error) {
 	out := make([][2]float64, len(parts))
 	for i, p := range parts {
 		xs, ys, ok := strings.Cut(p, ",")
+		if len(xs) > MaxCoordinateChars || len(ys) > MaxCoordinateChars {
+			return nil, fmt.Errorf("point %d: each coordinate has at most %d characters (\"0.1234\")", i, MaxCoordinateChars)
+		}
 		x, errX := strconv.ParseFloat(xs, 64)
 		y, errY := strconv.ParseFloat(ys, 64)
 		if !ok || errX != nil || errY != nil || x < 0 || x > 1 || y < 0 || y > 1 {

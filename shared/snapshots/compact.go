@@ -20,6 +20,10 @@ var (
 	// ErrCannotRebuild: the snapshot cannot be read and the events it
 	// covered are pruned, so the state cannot be rebuilt.
 	ErrCannotRebuild = errors.New("snapshot unreadable and its events pruned")
+	// ErrStateTooLarge: the folded state is over its experience's
+	// MaxStateBytes (events accepted before a bound existed): no retry can
+	// write it.
+	ErrStateTooLarge = errors.New("experience state over its bound")
 )
 
 // Compactor folds a session's accepted events into its latest snapshot,
@@ -113,6 +117,9 @@ func (c *Compactor) Compact(ctx context.Context, sessionID string) (Result, erro
 	encoded, err := x.EncodeState(state.Experience)
 	if err != nil {
 		return res, fmt.Errorf("encode state of %s: %w", sessionID, err)
+	}
+	if len(encoded) > x.MaxStateBytes() {
+		return res, fmt.Errorf("session %s: %w: %d bytes, %s allows %d", sessionID, ErrStateTooLarge, len(encoded), x.ID(), x.MaxStateBytes())
 	}
 	next := Snapshot{
 		ExperienceID: x.ID(), ExperienceState: string(encoded),

@@ -19,23 +19,26 @@ import (
 // Results is everything one run measured; results.json is this, and
 // RESULTS.md is rendered from it.
 type Results struct {
-	Date              string          `json:"date"`
-	Command           string          `json:"command"`
-	Machine           Machine         `json:"machine"`
-	Config            config          `json:"config"`
-	StackStartSeconds float64         `json:"stackStartSeconds"`
-	TotalSeconds      float64         `json:"totalSeconds"`
-	Latency           *LatencyResult  `json:"latency"`
-	Ceiling           *CeilingResult  `json:"ceiling"`
-	Sequencing        []SequencingRow `json:"sequencing"`
-	ManySessions      *SequencingRow  `json:"manySessions"`
-	ManyShared        *SequencingRow  `json:"manySessionsOneProject"`
-	LockProbe         *LockProbe      `json:"lockProbe"`
-	EndToEnd          *EndToEndResult `json:"endToEnd"`
-	CatchUp           *CatchUpResult  `json:"catchUp"`
-	GoBench           []GoBenchLine   `json:"goBench"`
-	Goals             []Goal          `json:"goals"`
-	LogFile           string          `json:"-"`
+	Date              string           `json:"date"`
+	Command           string           `json:"command"`
+	Machine           Machine          `json:"machine"`
+	Config            config           `json:"config"`
+	StackStartSeconds float64          `json:"stackStartSeconds"`
+	TotalSeconds      float64          `json:"totalSeconds"`
+	Latency           *LatencyResult   `json:"latency"`
+	Ceiling           *CeilingResult   `json:"ceiling"`
+	Sequencing        []SequencingRow  `json:"sequencing"`
+	ManySessions      *SequencingRow   `json:"manySessions"`
+	ManyShared        *SequencingRow   `json:"manySessionsOneProject"`
+	LockProbe         *LockProbe       `json:"lockProbe"`
+	Flood             *FloodResult     `json:"flood"`
+	Memory            *MemoryResult    `json:"memory"`
+	Instances         *InstancesResult `json:"instances"`
+	EndToEnd          *EndToEndResult  `json:"endToEnd"`
+	CatchUp           *CatchUpResult   `json:"catchUp"`
+	GoBench           []GoBenchLine    `json:"goBench"`
+	Goals             []Goal           `json:"goals"`
+	LogFile           string           `json:"-"`
 }
 
 // Machine is where the run happened; the load averages tell how shared it

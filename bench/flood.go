@@ -32,7 +32,8 @@ type FloodResult struct {
 	CleanTransactions float64 `json:"cleanTransactionsPerSession"`
 	// JunkPerExtraRun is Junk over the runs the flood adds.
 	JunkPerExtraRun float64 `json:"junkPerExtraRun"`
-	// Counted on the documents, over all rounds.
+	// Counted on the flooded sessions' documents, over all rounds (a
+	// clean session's event is checked accepted by its Sequence call).
 	JunkRejected  int `json:"junkRejectedMalformed"`
 	JunkOther     int `json:"junkNotRejectedMalformed"`
 	ValidAccepted int `json:"validAccepted"`
@@ -109,8 +110,10 @@ func runFlood(ctx context.Context, rounds, batch int, prog *progress) (FloodResu
 				clean = append(clean, d)
 				cleanTx += tx
 			}
-			if err := countFlood(ctx, writer, sid, &res); err != nil {
-				return res, err
+			if flood {
+				if err := countFlood(ctx, writer, sid, &res); err != nil {
+					return res, err
+				}
 			}
 			prog.add(1)
 		}
@@ -169,7 +172,7 @@ func timeValidBehind(ctx context.Context, writer *firestore.Client, seq *events.
 	return took, nil
 }
 
-// countFlood adds what one session's documents say to res.
+// countFlood adds what one flooded session's documents say to res.
 func countFlood(ctx context.Context, fs *firestore.Client, sid string, res *FloodResult) error {
 	docs, err := eventsOf(fs, sid).Select("status", "rejectReason").Documents(ctx).GetAll()
 	if err != nil {

@@ -39,6 +39,9 @@ type InstancesRow struct {
 	Attempts         int64   `json:"transactionAttempts"`
 	AttemptsPerEvent float64 `json:"attemptsPerEvent"`
 	AttemptsPerTx    float64 `json:"attemptsPerTransaction"`
+	// DecidingRuns are the transactions that decided something (they
+	// wrote the session); the others found their event decided already.
+	DecidingRuns int64 `json:"decidingRuns"`
 	// SequenceErrors are Sequence calls that returned an error (a failed
 	// delivery), each then called again as Eventarc redelivers;
 	// FailedTriggers still failed after every retry.
@@ -213,6 +216,7 @@ func runInstances(ctx context.Context, k, writers, n int, dup float64, maxWrite 
 		c := s.Stats.Snapshot()
 		row.Transactions += c.Transactions
 		row.Attempts += c.TransactionAttempts
+		row.DecidingRuns += c.SessionWrites
 	}
 	row.Write, row.Sequence = distribution(writeLat), distribution(seqLat)
 	row.AttemptsPerEvent = float64(row.Attempts) / float64(max(row.Events, 1))

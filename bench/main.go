@@ -33,6 +33,20 @@
 //     aggregate events/s, each session in a project of its own; and a few
 //     sessions in one project, which shows the emulator's cross-session
 //     locking (see seqSpec).
+//   - Scenario 7: a junk flood. In one session, 3 x BatchSize malformed
+//     events (a number in data, as any participant may write) then one
+//     valid event, every trigger called at once, junk first; the valid
+//     event's write -> accepted time against the same event in a clean
+//     session, in interleaved rounds; runs per session and junk events
+//     passed per extra run.
+//   - Scenario 8: the peak RSS of one sequencing run over 200 pending
+//     events of about 1 MiB (rejected too_large), in a child process (the
+//     bench runs itself with the hidden rss-child subcommand), against the
+//     same child on 200 small events.
+//   - Scenario 9: one session, 20 writers, triggers spread over 1, 4 and
+//     16 sequencer instances (own client, own lanes), some duplicated:
+//     events/s, transaction attempts per event, Sequence errors, lost
+//     events, and the accepted numbers checked to be exactly 1..N.
 //   - Go benchmarks of the pure hot paths (validation, reducer folds,
 //     CloudEvent decoding), with allocations.
 //

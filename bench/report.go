@@ -244,7 +244,7 @@ func goals(r *Results) []Goal {
 			out = append(out, g)
 		}
 	}
-	return out
+	return append(out, hostileGoals(r)...)
 }
 
 // writersText is "1 writer" or "n writers".
@@ -342,6 +342,7 @@ func summaryTable(r *Results) string {
 		row(fmt.Sprintf("6: %d sessions x %d writers, %s", m.Sessions, m.Writers, how), "aggregate events/s; lost",
 			fmt.Sprintf("%.0f/s; %d", m.EventsPerSecond, m.Lost), "ceiling", ratio, "")
 	}
+	hostileSummary(r, row, goal)
 	return b.String()
 }
 
@@ -550,6 +551,8 @@ func markdown(r *Results) string {
 				m.EventsPerSecond, ratio, m.SessionWritesPerEvent, m.AttemptsPerTx, m.WriteRetries, m.TriggerRetries, m.Rejected, m.Lost, m.OpsPer1000)
 		}
 	}
+
+	hostileMarkdown(r, p)
 
 	if len(r.GoBench) > 0 {
 		p("")

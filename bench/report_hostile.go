@@ -189,7 +189,9 @@ func hostileMarkdown(r *Results, p func(format string, args ...any)) {
 			"so the rules' bounds do not apply; %.1f s to write), sequenced by one `Sequence` call, which decides them all in one "+
 			"run (too_large: over MaxEventBytes). So that the RSS is the sequencer's, the run happens in a process of its own: the "+
 			"bench runs itself again (`bench %s`), which connects one Firestore client, makes one sequencer as onEventCreated does, "+
-			"calls `Sequence` for the session once and reports its peak RSS (getrusage RUSAGE_SELF ru_maxrss) before and after. "+
+			"calls `Sequence` for the session once and reports its peak RSS before and after: VmHWM of /proc/self/status, "+
+			"the high-water mark of its own address space (getrusage's ru_maxrss is not used: Linux folds into it the RSS of the "+
+			"address space before execve, which for a child Go starts with a vfork-like clone is the parent bench's peak). "+
 			"The baseline is the same child process on %d small valid events. The goal is far below a Cloud Function's default "+
 			"256 MiB.", m.Events, m.EventBytes, m.WriteSeconds, rssChildCmd, m.Events)
 		p("")

@@ -33,6 +33,20 @@
 //     aggregate events/s, each session in a project of its own; and a few
 //     sessions in one project, which shows the emulator's cross-session
 //     locking (see seqSpec).
+//   - Scenario 7: a junk flood. In one session, 3 x BatchSize malformed
+//     events (a number in data, as any participant may write) then one
+//     valid event, every trigger called at once, junk first; the valid
+//     event's write -> accepted time against the same event in a clean
+//     session, in interleaved rounds; runs per session and junk events
+//     passed per extra run.
+//   - Scenario 8: the peak RSS of one sequencing run over 200 pending
+//     events of about 1 MiB (rejected too_large), in a child process (the
+//     bench runs itself with the hidden rss-child subcommand), against the
+//     same child on 200 small events.
+//   - Scenario 9: one session, 20 writers, triggers spread over 1, 4 and
+//     16 sequencer instances (own client, own lanes), some duplicated:
+//     events/s, transaction attempts per event, Sequence errors, lost
+//     events, and the accepted numbers checked to be exactly 1..N.
 //   - Go benchmarks of the pure hot paths (validation, reducer folds,
 //     CloudEvent decoding), with allocations.
 //
@@ -68,6 +82,8 @@ import (
 	"syscall"
 	"time"
 
+	"cloud.google.com/go/firestore"
+
 	"github.com/pajama-app/sharedexperiences/emulator"
 )
 
@@ -91,6 +107,18 @@ type config struct {
 	ManyPerSession int `json:"manyEventsPerSession"`
 	ManyShared     int `json:"manySharedSessions"`
 
+	FloodRounds int `json:"floodRounds"`
+	FloodBatch  int `json:"floodBatchSize"`
+
+	MemEvents     int `json:"memoryEvents"`
+	MemEventBytes int `json:"memoryEventBytes"`
+
+	InstanceCounts  intList `json:"instanceCounts"`
+	InstanceWriters int     `json:"instanceWriters"`
+	InstanceEvents  int     `json:"instanceEvents"`
+	InstanceDup     float64 `json:"instanceDuplicateFraction"`
+	InstanceMaxSecs int     `json:"instanceMaxWriteSeconds"`
+
 	JoinSizes  intList `json:"joinSizes"`
 	JoinReps   int     `json:"joinReps"`
 	JoinWarmup int     `json:"joinWarmup"`
@@ -105,7 +133,7 @@ type config struct {
 }
 
 func parseFlags(args []string) (config, error) {
-	c := config{SeqWriters: intList{1, 5, 20, 50}, JoinSizes: intList{10, 1000, 10000}}
+	c := config{SeqWriters: intList{1, 5, 20, 50}, JoinSizes: intList{10, 1000, 10000}, InstanceCounts: intList{1, 4, 16}}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&c.LatencyN, "latency-n", 500, "floor and scenario 1: timed writes per path")
 	fs.IntVar(&c.LatencyWarmup, "latency-warmup", 30, "floor and scenario 1: untimed writes per path first")
@@ -119,6 +147,15 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.ManyWriters, "many-writers", 5, "scenario 6: writers per session")
 	fs.IntVar(&c.ManyPerSession, "many-events", 40, "scenario 6: events per session")
 	fs.IntVar(&c.ManyShared, "many-shared", 4, "scenario 6: sessions in one project, to show the emulator's cross-session locking (0: skip)")
+	fs.IntVar(&c.FloodRounds, "flood-rounds", 10, "scenario 7: rounds, each a flooded and a clean session")
+	fs.IntVar(&c.FloodBatch, "flood-batch", 200, "scenario 7: the sequencer's BatchSize (the flood is 3x this many junk events; at most 450)")
+	fs.IntVar(&c.MemEvents, "mem-events", 200, "scenario 8: pending events in the sequenced session")
+	fs.IntVar(&c.MemEventBytes, "mem-event-bytes", 1<<20-4<<10, "scenario 8: bytes of data per large event (Firestore's document limit is 1 MiB)")
+	fs.Var(&c.InstanceCounts, "instances", "scenario 9: sequencer instance counts, comma-separated")
+	fs.IntVar(&c.InstanceWriters, "instance-writers", 20, "scenario 9: concurrent writers")
+	fs.IntVar(&c.InstanceEvents, "instance-events", 600, "scenario 9: events per instance count")
+	fs.IntVar(&c.InstanceMaxSecs, "instance-max-seconds", 20, "scenario 9: writers stop taking new events after this many seconds (a collapsed count still ends)")
+	fs.Float64Var(&c.InstanceDup, "instance-dup", 0.1, "scenario 9: fraction of writes whose trigger is also delivered to a second instance")
 	fs.Var(&c.JoinSizes, "join-sizes", "scenarios 4 and 5: events of history, comma-separated; the first also sizes the fresh reference session")
 	fs.IntVar(&c.JoinReps, "join-reps", 30, "scenario 4: timed joins per size, before and after compaction")
 	fs.IntVar(&c.JoinWarmup, "join-warmup", 3, "scenario 4: untimed joins per size first")
@@ -138,14 +175,18 @@ func parseFlags(args []string) (config, error) {
 	switch {
 	case c.LatencyN < 1, c.SeqEvents < 1, c.CeilingTx < 1, c.CeilingBatch < 1 || c.CeilingBatch > 499,
 		c.E2EWriters < 1, c.E2EEvents < 1, c.ManySessions < 1, c.ManyWriters < 1, c.ManyPerSession < 1, c.ManyShared < 0,
-		c.JoinReps < 1, len(c.JoinSizes) == 0, len(c.SeqWriters) == 0:
-		return c, errors.New("every size must be at least 1 (and -ceiling-batch at most 499)")
+		c.JoinReps < 1, len(c.JoinSizes) == 0, len(c.SeqWriters) == 0,
+		c.FloodRounds < 1, c.FloodBatch < 1 || c.FloodBatch > 450, c.MemEvents < 1, c.MemEventBytes < 1,
+		len(c.InstanceCounts) == 0, c.InstanceWriters < 1, c.InstanceEvents < 1, c.InstanceMaxSecs < 1:
+		return c, errors.New("every size must be at least 1 (and -ceiling-batch at most 499, -flood-batch at most 450)")
+	case c.InstanceDup < 0 || c.InstanceDup > 1:
+		return c, errors.New("-instance-dup is a fraction, 0 to 1")
 	}
 	return c, nil
 }
 
 // scenarioNames are the values -only takes.
-var scenarioNames = []string{"latency", "sequencing", "many", "e2e", "catchup", "gobench"}
+var scenarioNames = []string{"latency", "sequencing", "many", "flood", "memory", "instances", "e2e", "catchup", "gobench"}
 
 // stringSet is a comma-separated set flag.
 type stringSet map[string]bool
@@ -187,6 +228,14 @@ func (l *intList) Set(v string) error {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == rssChildCmd {
+		// Scenario 8's child process (see runMemory), not for people.
+		if err := rssChild(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "bench rss-child:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -337,6 +386,49 @@ func runAll(ctx context.Context, root string, cfg config, res *Results, prog *pr
 		}
 		res.ManyShared = &shared
 		prog.printf("%d sessions x %d writers, one project: %.0f events/s", cfg.ManyShared, cfg.ManyWriters, shared.EventsPerSecond)
+		return nil
+	})
+	step("flood", "scenario 7: a valid event behind a junk flood", func() error {
+		r, err := runFlood(ctx, cfg.FloodRounds, cfg.FloodBatch, prog)
+		if err == nil {
+			res.Flood = &r
+			prog.printf("flooded p50 %.1f ms vs clean %.1f ms (%.2fx); %.1f vs %.1f transactions; %.0f junk events per extra run",
+				r.Flooded.P50, r.Clean.P50, r.RatioP50, r.FloodTransactions, r.CleanTransactions, r.JunkPerExtraRun)
+		}
+		return err
+	})
+	step("memory", "scenario 8: peak RSS of a run over large pending events", func() error {
+		r, err := runMemory(ctx, st, cfg.MemEvents, cfg.MemEventBytes, prog)
+		if err == nil {
+			res.Memory = &r
+			prog.printf("peak RSS %.1f MiB over %d large events vs %.1f MiB over small ones (+%.1f MiB)",
+				kib(r.Large.PeakKiB), r.Events, kib(r.Small.PeakKiB), kib(r.DiffKiB))
+		}
+		return err
+	})
+	step("instances", "scenario 9: one session, many sequencer instances", func() error {
+		r := &InstancesResult{DuplicateFraction: cfg.InstanceDup}
+		for _, k := range cfg.InstanceCounts {
+			prog.phase(fmt.Sprintf("scenario 9: %d instance(s), %d writers", k, cfg.InstanceWriters), int64(cfg.InstanceEvents))
+			row, err := runInstances(ctx, k, cfg.InstanceWriters, cfg.InstanceEvents, cfg.InstanceDup,
+				time.Duration(cfg.InstanceMaxSecs)*time.Second, prog)
+			if err != nil {
+				return err
+			}
+			r.Rows = append(r.Rows, row)
+			prog.printf("%d instance(s): %.0f events/s, %.2f attempts/event, %d Sequence errors, lost %d, gapless %v %s",
+				k, row.EventsPerSecond, row.AttemptsPerEvent, row.SequenceErrors, row.Lost, row.Gapless, row.Check)
+		}
+		prog.phase("scenario 9: the emulator's lock wait, two bare transactions in one project", 0)
+		fs, err := firestore.NewClient(ctx, "demo-bench-klock")
+		if err != nil {
+			return fmt.Errorf("firestore client: %w", err)
+		}
+		defer fs.Close()
+		if r.Probe, err = probeOnce(ctx, fs, fs); err != nil {
+			return err
+		}
+		res.Instances = r
 		return nil
 	})
 	step("e2e", "end to end: one session through trigger delivery", func() error {

@@ -19,23 +19,26 @@ import (
 // Results is everything one run measured; results.json is this, and
 // RESULTS.md is rendered from it.
 type Results struct {
-	Date              string          `json:"date"`
-	Command           string          `json:"command"`
-	Machine           Machine         `json:"machine"`
-	Config            config          `json:"config"`
-	StackStartSeconds float64         `json:"stackStartSeconds"`
-	TotalSeconds      float64         `json:"totalSeconds"`
-	Latency           *LatencyResult  `json:"latency"`
-	Ceiling           *CeilingResult  `json:"ceiling"`
-	Sequencing        []SequencingRow `json:"sequencing"`
-	ManySessions      *SequencingRow  `json:"manySessions"`
-	ManyShared        *SequencingRow  `json:"manySessionsOneProject"`
-	LockProbe         *LockProbe      `json:"lockProbe"`
-	EndToEnd          *EndToEndResult `json:"endToEnd"`
-	CatchUp           *CatchUpResult  `json:"catchUp"`
-	GoBench           []GoBenchLine   `json:"goBench"`
-	Goals             []Goal          `json:"goals"`
-	LogFile           string          `json:"-"`
+	Date              string           `json:"date"`
+	Command           string           `json:"command"`
+	Machine           Machine          `json:"machine"`
+	Config            config           `json:"config"`
+	StackStartSeconds float64          `json:"stackStartSeconds"`
+	TotalSeconds      float64          `json:"totalSeconds"`
+	Latency           *LatencyResult   `json:"latency"`
+	Ceiling           *CeilingResult   `json:"ceiling"`
+	Sequencing        []SequencingRow  `json:"sequencing"`
+	ManySessions      *SequencingRow   `json:"manySessions"`
+	ManyShared        *SequencingRow   `json:"manySessionsOneProject"`
+	LockProbe         *LockProbe       `json:"lockProbe"`
+	Flood             *FloodResult     `json:"flood"`
+	Memory            *MemoryResult    `json:"memory"`
+	Instances         *InstancesResult `json:"instances"`
+	EndToEnd          *EndToEndResult  `json:"endToEnd"`
+	CatchUp           *CatchUpResult   `json:"catchUp"`
+	GoBench           []GoBenchLine    `json:"goBench"`
+	Goals             []Goal           `json:"goals"`
+	LogFile           string           `json:"-"`
 }
 
 // Machine is where the run happened; the load averages tell how shared it
@@ -241,7 +244,7 @@ func goals(r *Results) []Goal {
 			out = append(out, g)
 		}
 	}
-	return out
+	return append(out, hostileGoals(r)...)
 }
 
 // writersText is "1 writer" or "n writers".
@@ -339,6 +342,7 @@ func summaryTable(r *Results) string {
 		row(fmt.Sprintf("6: %d sessions x %d writers, %s", m.Sessions, m.Writers, how), "aggregate events/s; lost",
 			fmt.Sprintf("%.0f/s; %d", m.EventsPerSecond, m.Lost), "ceiling", ratio, "")
 	}
+	hostileSummary(r, row, goal)
 	return b.String()
 }
 
@@ -547,6 +551,8 @@ func markdown(r *Results) string {
 				m.EventsPerSecond, ratio, m.SessionWritesPerEvent, m.AttemptsPerTx, m.WriteRetries, m.TriggerRetries, m.Rejected, m.Lost, m.OpsPer1000)
 		}
 	}
+
+	hostileMarkdown(r, p)
 
 	if len(r.GoBench) > 0 {
 		p("")

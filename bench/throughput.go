@@ -68,9 +68,17 @@ func (noopPublisher) Publish(context.Context, string, []events.Accepted) error {
 // newSequencer is what onEventCreated runs, in this process, on the
 // direct project, with limits no bench load reaches.
 func newSequencer(fs *firestore.Client) *events.Sequencer {
+	return newSequencerBatch(fs, 0)
+}
+
+// newSequencerBatch is newSequencer with a BatchSize (0: the default).
+func newSequencerBatch(fs *firestore.Client, batchSize int) *events.Sequencer {
 	opts := events.DefaultOptions
 	opts.SenderLimit.PerSecond, opts.SenderLimit.Burst = 1e6, 1e6
 	opts.SessionLimit.PerSecond, opts.SessionLimit.Burst = 1e6, 1e6
+	if batchSize > 0 {
+		opts.BatchSize = batchSize
+	}
 	return events.NewSequencer(fs, experiences.Default(), noopPublisher{}, &opts, nil)
 }
 

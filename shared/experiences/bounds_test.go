@@ -66,10 +66,12 @@ func TestStateBoundHolds(t *testing.T) {
 			check(t, CoDrawing, evs)
 		}
 	})
-	t.Run("too-precise coordinates are refused", func(t *testing.T) {
-		err := CoDrawing.Validate("stroke_added", map[string]string{"strokeId": "s", "color": "#000000", "points": "0.12345678901234,0.5"})
-		require.ErrorIs(t, err, ErrInvalidData)
-	})
+	for _, pts := range []string{"0.12345678901234,0.5", "NaN,0.5", "0.5,NaN", "Inf,0"} {
+		t.Run("refused points "+pts, func(t *testing.T) {
+			err := CoDrawing.Validate("stroke_added", map[string]string{"strokeId": "s", "color": "#000000", "points": pts})
+			require.ErrorIs(t, err, ErrInvalidData)
+		})
+	}
 }
 
 // TestDefineRequiresBound: an experience that does not bound its state

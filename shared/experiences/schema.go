@@ -114,7 +114,7 @@ func ParsePoints(v string, max int) ([][2]float64, error) {
 		}
 		x, errX := strconv.ParseFloat(xs, 64)
 		y, errY := strconv.ParseFloat(ys, 64)
-		if !ok || errX != nil || errY != nil || x < 0 || x > 1 || y < 0 || y > 1 {
+		if !ok || errX != nil || errY != nil || !(x >= 0 && x <= 1) || !(y >= 0 && y <= 1) {
 			return nil, fmt.Errorf("point %d must be \"x,y\" with 0 <= x, y <= 1", i)
 		}
 		out[i] = [2]float64{x, y}

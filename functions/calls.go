@@ -6,7 +6,6 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
-	"github.com/pajama-app/sharedexperiences/shared/firestoreevent"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
@@ -20,19 +19,8 @@ import (
 // returns the error, and Eventarc redelivers.
 func (a *App) onCallWritten(ctx context.Context, e event.Event) error {
 	log := a.log.With(logging.KeyFunction, "onCallWritten", "ceId", e.ID())
-	data, err := firestoreevent.Decode(e.Data())
-	if err != nil {
-		log.ErrorContext(ctx, "undecodable Firestore event; dropped", "error", err.Error())
-		return nil
-	}
-	// A delete carries only oldValue; a create only value.
-	name := data.GetValue().GetName()
-	if name == "" {
-		name = data.GetOldValue().GetName()
-	}
-	path, err := firestoreevent.DocumentPath(name)
-	if err != nil {
-		log.ErrorContext(ctx, "event without a document; dropped", "error", err.Error())
+	path, ok := documentPath(ctx, log, e)
+	if !ok {
 		return nil
 	}
 	callID, ok := callPath(path)

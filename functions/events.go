@@ -2,6 +2,7 @@ package functions
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/event"
@@ -18,14 +19,8 @@ import (
 // returns the error, and Eventarc redelivers.
 func (a *App) onEventCreated(ctx context.Context, e event.Event) error {
 	log := a.log.With(logging.KeyFunction, "onEventCreated", "ceId", e.ID())
-	data, err := firestoreevent.Decode(e.Data())
-	if err != nil {
-		log.ErrorContext(ctx, "undecodable Firestore event; dropped", "error", err.Error())
-		return nil
-	}
-	path, err := firestoreevent.DocumentPath(data.GetValue().GetName())
-	if err != nil {
-		log.ErrorContext(ctx, "event without a document; dropped", "error", err.Error())
+	path, ok := documentPath(ctx, log, e)
+	if !ok {
 		return nil
 	}
 	sessionID, eventID, ok := eventPath(path)
@@ -40,6 +35,28 @@ func (a *App) onEventCreated(ctx context.Context, e event.Event) error {
 		return err
 	}
 	return nil
+}
+
+// documentPath is the path of the document a Firestore CloudEvent is
+// about: its value's, or its old value's for a delete (which carries only
+// that). An undecodable payload is logged and reported as not ok, for the
+// caller to answer with success: no redelivery can make it usable.
+func documentPath(ctx context.Context, log *slog.Logger, e event.Event) (string, bool) {
+	data, err := firestoreevent.Decode(e.Data())
+	if err != nil {
+		log.ErrorContext(ctx, "undecodable Firestore event; dropped", "error", err.Error())
+		return "", false
+	}
+	name := data.GetValue().GetName()
+	if name == "" {
+		name = data.GetOldValue().GetName()
+	}
+	path, err := firestoreevent.DocumentPath(name)
+	if err != nil {
+		log.ErrorContext(ctx, "event without a document; dropped", "error", err.Error())
+		return "", false
+	}
+	return path, true
 }
 
 // eventPath splits "experience_sessions/{s}/events/{e}".

@@ -11,7 +11,9 @@ import (
 	"github.com/pajama-app/sharedexperiences/emulator"
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	"github.com/pajama-app/sharedexperiences/functions"
+	"github.com/pajama-app/sharedexperiences/shared/callable"
 	"github.com/pajama-app/sharedexperiences/shared/model"
+	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
 // callSession seeds a call of alice, bob and carol and a session that all
@@ -174,6 +176,38 @@ func TestCallEnded(t *testing.T) {
 			require.Equal(t, model.StatusActive, contract(t, ctx, other.Session.ID).Status)
 		})
 	}
+}
+
+// TestEndedCallTakesNoSession: a call marked ended takes no new session
+// (its trigger has already run and would never end one) and no new
+// participant; its members are told why.
+func TestEndedCallTakesNoSession(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	alice, bob := env.NewUser(t), env.NewUser(t)
+	callID := seedCall(t, ctx, alice.UID, bob.UID)
+	res, err := call[functions.SessionResult](t, alice, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
+	require.NoError(t, err)
+
+	ended := seedCall(t, ctx, alice.UID, bob.UID)
+	setMembers(t, ctx, ended, map[string]any{"members": []string{alice.UID, bob.UID}, "status": model.CallStatusEnded})
+	require.NoError(t, env.WaitDeliveries(ctx))
+	_, err = call[functions.SessionResult](t, alice, "createSession", map[string]any{"callId": ended, "experienceId": "co_reading"})
+	cerr := requireStatus(t, err, callable.FailedPrecondition)
+	require.Equal(t, sessions.ErrCallEnded.Error(), cerr.Message)
+
+	// A stranger still learns nothing: the same answer as for any call
+	// they are not in.
+	_, err = call[functions.SessionResult](t, env.NewUser(t), "createSession", map[string]any{"callId": ended, "experienceId": "co_reading"})
+	requireStatus(t, err, callable.PermissionDenied)
+
+	// Joining the first call's session once that call ends: refused,
+	// whether the trigger has ended the session yet or not.
+	setMembers(t, ctx, callID, map[string]any{"members": []string{alice.UID, bob.UID}, "status": model.CallStatusEnded})
+	_, err = call[functions.JoinSessionResult](t, bob, "joinSession", map[string]any{"sessionId": res.Session.ID})
+	requireStatus(t, err, callable.FailedPrecondition)
+	require.NoError(t, env.WaitDeliveries(ctx))
+	require.NotContains(t, contract(t, ctx, res.Session.ID).Participants, bob.UID)
 }
 
 // TestCallRedelivery: duplicated deliveries of a call change, and a rewrite

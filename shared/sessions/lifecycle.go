@@ -70,8 +70,13 @@ func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (m
 	}
 	var created model.Session
 	err := s.transact(ctx, "call/"+callID, func(ctx context.Context, tx *firestore.Transaction) error {
-		if _, err := s.callMember(ctx, tx, uid, callID); err != nil {
+		call, err := s.callMember(ctx, tx, uid, callID)
+		if err != nil {
 			return err
+		}
+		if call.Status == model.CallStatusEnded {
+			// The onCallWritten trigger would end the session at once.
+			return ErrCallEnded
 		}
 		limitRef := model.UserLimitsRef(s.fs, uid)
 		var limits model.UserLimitsDoc
@@ -255,8 +260,12 @@ func (s *Store) mutate(ctx context.Context, uid, sessionID string, who access, f
 			return err
 		}
 		if who != participantsOrCallMembers || !sess.IsParticipant(uid) {
-			if _, err := s.callMember(ctx, tx, uid, sess.CallID); err != nil {
+			call, err := s.callMember(ctx, tx, uid, sess.CallID)
+			if err != nil {
 				return err
+			}
+			if who == liveCallMembers && call.Status == model.CallStatusEnded {
+				return ErrCallEnded
 			}
 		}
 		c := s.newChange(s.now())

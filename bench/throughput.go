@@ -73,7 +73,7 @@ func newSequencer(fs *firestore.Client) *events.Sequencer {
 
 // newSequencerBatch is newSequencer with a BatchSize (0: the default).
 func newSequencerBatch(fs *firestore.Client, batchSize int) *events.Sequencer {
-	opts := events.DefaultOptions
+	opts := events.DefaultOptions()
 	opts.SenderLimit.PerSecond, opts.SenderLimit.Burst = 1e6, 1e6
 	opts.SessionLimit.PerSecond, opts.SessionLimit.Burst = 1e6, 1e6
 	if batchSize > 0 {

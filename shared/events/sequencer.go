@@ -32,14 +32,28 @@ type Options struct {
 	Clock func() time.Time
 }
 
-// Defaults generous enough for people: 20 events/s per sender and 100 per
-// session sustained, with bursts of twice that.
-var DefaultOptions = Options{
-	BatchSize:     200,
-	MaxEventBytes: 16 << 10,
-	SenderLimit:   ratelimit.Limit{PerSecond: 20, Burst: 40},
-	SessionLimit:  ratelimit.Limit{PerSecond: 100, Burst: 200},
-	MaxAttempts:   20,
+// DefaultOptions are generous enough for people: 20 events/s per sender
+// and 100 per session sustained (see EventLimit for the bursts). BatchSize
+// is capped at MaxBatchSize.
+func DefaultOptions() Options {
+	return Options{
+		BatchSize:     200,
+		MaxEventBytes: 16 << 10,
+		SenderLimit:   EventLimit(20),
+		SessionLimit:  EventLimit(100),
+		MaxAttempts:   20,
+	}
+}
+
+// MaxBatchSize bounds Options.BatchSize: one run writes each decided event
+// and the session in one commit, and Firestore allows 500 writes in one; the
+// margin keeps room for the session and the publish cursor.
+const MaxBatchSize = 450
+
+// EventLimit is the event rate limit for a sustained rate: bursts of twice
+// as many, so a person's quick gestures pass and a flood does not.
+func EventLimit(perSecond float64) ratelimit.Limit {
+	return ratelimit.Limit{PerSecond: perSecond, Burst: 2 * perSecond}
 }
 
 // Outcome is what was decided for one event.
@@ -78,10 +92,10 @@ type Sequencer struct {
 
 // NewSequencer returns a Sequencer. pub may be nil to switch the fan-out off.
 func NewSequencer(fs *firestore.Client, reg *experiences.Registry, pub Publisher, opts *Options, log *slog.Logger) *Sequencer {
-	o := DefaultOptions
+	o := DefaultOptions()
 	if opts != nil {
 		if opts.BatchSize > 0 {
-			o.BatchSize = min(opts.BatchSize, 450)
+			o.BatchSize = min(opts.BatchSize, MaxBatchSize)
 		}
 		if opts.MaxEventBytes > 0 {
 			o.MaxEventBytes = opts.MaxEventBytes

@@ -63,10 +63,17 @@ type Options struct {
 	Clock func() time.Time
 }
 
-// NewStore returns a Store over fs.
+// DefaultOptions are the Store's defaults: 50 participants, 10 sessions
+// created per user per minute, ended sessions kept 30 days.
+func DefaultOptions() Options {
+	return Options{MaxParticipants: 50, CreateLimit: ratelimit.PerMinute(10), EndedRetention: 30 * 24 * time.Hour}
+}
+
+// NewStore returns a Store over fs; zero fields of opts take DefaultOptions.
 func NewStore(fs *firestore.Client, opts *Options) *Store {
-	s := &Store{fs: fs, knownXP: func(string) bool { return true }, maxPeople: 50, retention: 30 * 24 * time.Hour,
-		create: ratelimit.PerMinute(10), locks: newKeyLocks(), clock: time.Now}
+	d := DefaultOptions()
+	s := &Store{fs: fs, knownXP: func(string) bool { return true }, maxPeople: d.MaxParticipants, retention: d.EndedRetention,
+		create: d.CreateLimit, locks: newKeyLocks(), clock: time.Now}
 	if opts != nil {
 		if opts.CreateLimit != (ratelimit.Limit{}) {
 			s.create = opts.CreateLimit

@@ -236,8 +236,32 @@ func writeConcurrently(ctx context.Context, sessionID string, users []emulatorte
 
 // subscribe collects experience-events messages of one session.
 type received struct {
-	mu   sync.Mutex
-	msgs []*pubsub.Message
+	mu    sync.Mutex
+	msgs  []*pubsub.Message
+	topic *pubsub.Publisher
+}
+
+// barrier publishes a marker with the session's ordering key and waits
+// until the subscription has it. The subscription is ordered, and Pub/Sub
+// delivers a key's messages in the order it received them: once the marker
+// is in, so is everything published before it, duplicates included. That
+// replaces waiting "long enough" for a duplicate that might still come.
+func (r *received) barrier(t *testing.T, ctx context.Context, sessionID string) {
+	t.Helper()
+	id := emulatortest.ID("barrier")
+	_, err := r.topic.Publish(ctx, &pubsub.Message{Data: []byte("{}"), OrderingKey: sessionID,
+		Attributes: map[string]string{"barrier": id}}).Get(ctx)
+	require.NoError(t, err)
+	emulatortest.Eventually(t, 30*time.Second, func() (bool, string) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, m := range r.msgs {
+			if m.Attributes["barrier"] == id {
+				return true, ""
+			}
+		}
+		return false, "barrier not received"
+	})
 }
 
 func (r *received) of(sessionID string) []*pubsub.Message {
@@ -271,7 +295,10 @@ func subscribeTopic(t *testing.T, ctx context.Context, topic string) *received {
 		AckDeadlineSeconds:    60,
 	})
 	require.NoError(t, err)
-	r := &received{}
+	pub := client.Publisher(topic)
+	pub.EnableMessageOrdering = true
+	t.Cleanup(pub.Stop)
+	r := &received{topic: pub}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -381,7 +408,8 @@ func TestFaultyDeliveryMatchesCleanDelivery(t *testing.T) {
 		n := int64(len(sub.of(faulty)))
 		return n >= accepted, fmt.Sprintf("%d of %d published events received", n, accepted)
 	})
-	time.Sleep(500 * time.Millisecond) // a duplicate would arrive now
+	require.NoError(t, env.WaitDeliveries(waitCtx)) // no trigger left to publish
+	sub.barrier(t, ctx, faulty)
 	msgs := sub.of(faulty)
 	require.Len(t, msgs, int(accepted), "each accepted event published exactly once")
 	for i, m := range msgs {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -450,51 +451,65 @@ func listenFrom(ctx context.Context, sessionID string, after int64, add func(n i
 }
 
 // TestCallableBadInput: every session callable answers bad input and bad
-// tokens with the right status and changes nothing.
+// tokens with the right status and changes nothing. The ids are real (a
+// call of u and u2, a session u owns and u2 joined), so a call that got
+// through would show in the documents compared at the end.
 func TestCallableBadInput(t *testing.T) {
 	env.Require(t)
-	u := env.NewUser(t)
+	ctx := context.Background()
+	u, u2 := env.NewUser(t), env.NewUser(t)
+	callID := seedCall(t, ctx, u.UID, u2.UID)
+	created, err := call[functions.SessionResult](t, u, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
+	require.NoError(t, err)
+	sid := created.Session.ID
+	_, err = call[functions.JoinSessionResult](t, u2, "joinSession", map[string]any{"sessionId": sid})
+	require.NoError(t, err)
+	sequencedEvents(t, ctx, sid, 2)
+	require.NoError(t, env.WaitDeliveries(ctx))
+	before := sessionState(t, ctx, callID, sid)
+
 	good := map[string]map[string]any{
-		"createSession":     {"callId": "c1", "experienceId": "co_reading"},
-		"discoverSessions":  {"callId": "c1"},
-		"joinSession":       {"sessionId": "s1"},
-		"leaveSession":      {"sessionId": "s1"},
-		"endSession":        {"sessionId": "s1"},
-		"transferOwnership": {"sessionId": "s1", "newOwnerId": "u2"},
+		"createSession":     {"callId": callID, "experienceId": "co_reading"},
+		"discoverSessions":  {"callId": callID},
+		"joinSession":       {"sessionId": sid},
+		"leaveSession":      {"sessionId": sid},
+		"endSession":        {"sessionId": sid},
+		"transferOwnership": {"sessionId": sid, "newOwnerId": u2.UID},
 	}
 	expired := forgeTokenAt(env.ProjectID, u.UID, time.Now().Add(-3*time.Hour))
-	for name, data := range good {
+	for _, name := range slices.Sorted(maps.Keys(good)) {
+		data := good[name]
 		with := func(f func(m map[string]any)) string {
-			m := map[string]any{}
-			for k, v := range data {
-				m[k] = v
-			}
+			m := maps.Clone(data)
 			f(m)
 			b, _ := json.Marshal(map[string]any{"data": m})
 			return string(b)
 		}
-		var firstField string
-		for k := range data {
-			firstField = k
-			break
-		}
-		tests := []struct {
+		type test struct {
 			name  string
 			token string
 			body  string
 			want  callable.Status
-		}{
-			{"missing field", u.IDToken, with(func(m map[string]any) { delete(m, firstField) }), callable.InvalidArgument},
-			{"extra field", u.IDToken, with(func(m map[string]any) { m["admin"] = true }), callable.InvalidArgument},
-			{"wrong type", u.IDToken, with(func(m map[string]any) { m[firstField] = 42 }), callable.InvalidArgument},
-			{"empty id", u.IDToken, with(func(m map[string]any) { m[firstField] = "" }), callable.InvalidArgument},
-			{"data not an object", u.IDToken, `{"data":"x"}`, callable.InvalidArgument},
-			{"huge body", u.IDToken, with(func(m map[string]any) { m[firstField] = strings.Repeat("x", 200_000) }), callable.InvalidArgument},
-			{"no token", "", with(func(map[string]any) {}), callable.Unauthenticated},
-			{"malformed token", "a.b", with(func(map[string]any) {}), callable.Unauthenticated},
-			{"wrong-project token", forgeToken("demo-elsewhere", u.UID), with(func(map[string]any) {}), callable.Unauthenticated},
-			{"expired token", expired, with(func(map[string]any) {}), callable.Unauthenticated},
 		}
+		var tests []test
+		// Every field, in a fixed order.
+		for _, field := range slices.Sorted(maps.Keys(data)) {
+			tests = append(tests,
+				test{"missing " + field, u.IDToken, with(func(m map[string]any) { delete(m, field) }), callable.InvalidArgument},
+				test{"wrong type " + field, u.IDToken, with(func(m map[string]any) { m[field] = 42 }), callable.InvalidArgument},
+				test{"empty " + field, u.IDToken, with(func(m map[string]any) { m[field] = "" }), callable.InvalidArgument},
+				test{"path in " + field, u.IDToken, with(func(m map[string]any) { m[field] = "a/b" }), callable.InvalidArgument},
+				test{"huge " + field, u.IDToken, with(func(m map[string]any) { m[field] = strings.Repeat("x", 200_000) }), callable.InvalidArgument},
+			)
+		}
+		tests = append(tests,
+			test{"extra field", u.IDToken, with(func(m map[string]any) { m["admin"] = true }), callable.InvalidArgument},
+			test{"data not an object", u.IDToken, `{"data":"x"}`, callable.InvalidArgument},
+			test{"no token", "", with(func(map[string]any) {}), callable.Unauthenticated},
+			test{"malformed token", "a.b", with(func(map[string]any) {}), callable.Unauthenticated},
+			test{"wrong-project token", forgeToken("demo-elsewhere", u.UID), with(func(map[string]any) {}), callable.Unauthenticated},
+			test{"expired token", expired, with(func(map[string]any) {}), callable.Unauthenticated},
+		)
 		for _, tt := range tests {
 			t.Run(name+"/"+tt.name, func(t *testing.T) {
 				err := env.Callables.CallRaw(context.Background(), name, tt.token, []byte(tt.body), nil)
@@ -502,6 +517,30 @@ func TestCallableBadInput(t *testing.T) {
 			})
 		}
 	}
+	require.NoError(t, env.WaitDeliveries(ctx))
+	require.Equal(t, before, sessionState(t, ctx, callID, sid), "a refused call changed something")
+}
+
+// sessionState is what a session callable could change: the call's
+// sessions and, for one session, its document and its events.
+func sessionState(t *testing.T, ctx context.Context, callID, sessionID string) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	sessionsOfCall, err := env.Admin.Collection(model.SessionsCollection).Where(model.FieldCallID, "==", callID).Documents(ctx).GetAll()
+	require.NoError(t, err)
+	out["sessions of the call"] = len(sessionsOfCall)
+	snap, err := env.Admin.Collection(model.SessionsCollection).Doc(sessionID).Get(ctx)
+	require.NoError(t, err)
+	out["session"] = snap.Data()
+	evs, err := eventsOf(sessionID).Documents(ctx).GetAll()
+	require.NoError(t, err)
+	var ids []string
+	for _, d := range evs {
+		ids = append(ids, d.Ref.ID)
+	}
+	slices.Sort(ids)
+	out["events"] = ids
+	return out
 }
 
 // TestAbuseLimits: participants per session and sessions created per user

@@ -62,7 +62,7 @@ type Deps struct {
 func New(cfg config.Config, deps Deps) *App {
 	log := deps.Logger
 	if log == nil {
-		log = logging.New(os.Stdout, slog.LevelInfo)
+		log = logging.New(os.Stdout, slog.LevelInfo, cfg.ProjectID)
 	}
 	registry := experiences.Default()
 	return &App{

@@ -33,6 +33,7 @@ type messagePublished struct {
 // reads nothing for the other events. A failed compaction returns an error
 // and Pub/Sub redelivers; compaction is idempotent.
 func (a *App) compactOnEvents(ctx context.Context, e event.Event) error {
+	ctx = traced(ctx, e)
 	var msg messagePublished
 	if err := json.Unmarshal(e.Data(), &msg); err != nil {
 		a.log.ErrorContext(ctx, "undecodable Pub/Sub event; dropped", "ceId", e.ID(), "error", err.Error())

@@ -18,6 +18,7 @@ import (
 // with success, so Eventarc does not retry it forever; a transient failure
 // returns the error, and Eventarc redelivers.
 func (a *App) onEventCreated(ctx context.Context, e event.Event) error {
+	ctx = traced(ctx, e)
 	log := a.log.With(logging.KeyFunction, "onEventCreated", "ceId", e.ID())
 	path, ok := documentPath(ctx, log, e)
 	if !ok {

@@ -11,6 +11,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pajama-app/sharedexperiences/emulator"
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	"github.com/pajama-app/sharedexperiences/functions"
 	"github.com/pajama-app/sharedexperiences/shared/model"
@@ -273,4 +274,27 @@ func TestOversizedStateDoesNotStopCompaction(t *testing.T) {
 	require.EqualValues(t, 1, snap.Data()["lastEventSequenceNumber"])
 	_, err = env.Admin.Collection(model.SessionsCollection).Doc(oversized).Collection("state_snapshots").Doc("latest").Get(ctx)
 	require.Error(t, err, "an oversized snapshot was written")
+
+	// The consumer acknowledges what no redelivery can fix: acked at the
+	// first delivery, never refused.
+	client, err := pubsub.NewClient(ctx, env.ProjectID)
+	require.NoError(t, err)
+	defer client.Close()
+	pub := client.Publisher(functions.TopicExperienceEvents)
+	defer pub.Stop()
+	msgID, err := pub.Publish(ctx, &pubsub.Message{Data: []byte("{}"), Attributes: map[string]string{
+		"sessionId": oversized, "sequenceNumber": "1000000", "type": "stroke_added", "experienceId": "co_drawing"}}).Get(ctx)
+	require.NoError(t, err)
+	var mine []emulator.PubSubDelivery
+	emulatortest.Eventually(t, 30*time.Second, func() (bool, string) {
+		mine = nil
+		for _, d := range env.PubSubDeliveries()["compactOnEvents"].Recent {
+			if d.MessageID == msgID {
+				mine = append(mine, d)
+			}
+		}
+		return len(mine) > 0, "message not delivered yet"
+	})
+	require.Equal(t, []emulator.PubSubDelivery{{MessageID: msgID, Attempt: 1, Acked: true}}, mine,
+		"the consumer refused the message, so Pub/Sub would redeliver it for good")
 }

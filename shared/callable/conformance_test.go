@@ -216,22 +216,22 @@ func TestConformance(t *testing.T) {
 		// ---- common, describe AppCheck > verify token (the real
 		// firebase-admin-go verifier, keys from appcheck_test.go) ----
 		{name: "common: AppCheck: should handle AppCheck token", fn: appIs(testAppID), opts: enforced,
-			header: sp("X-Firebase-AppCheck", validAppToken()),
+			header:   sp("X-Firebase-AppCheck", validAppToken()),
 			wantCode: 200, wantHeader: jsonHeaders(origin), wantBody: resultNull},
 		// Node: "Unauthenticated"; ours names App Check, not why.
 		{name: "common: AppCheck: should reject bad AppCheck token", opts: enforced,
-			header: sp("X-Firebase-AppCheck", unsignedAppToken()),
+			header:   sp("X-Firebase-AppCheck", unsignedAppToken()),
 			wantCode: 401, wantHeader: jsonHeaders(origin), wantBody: unauth("invalid App Check token")},
 		{name: "common: AppCheck: should handle bad AppCheck token with enforcement disabled", fn: appIs(""),
-			header: sp("X-Firebase-AppCheck", "FAKE"),
+			header:   sp("X-Firebase-AppCheck", "FAKE"),
 			wantCode: 200, wantHeader: jsonHeaders(origin), wantBody: resultNull},
 		{name: "common: AppCheck: should handle bad AppCheck token with enforcement enabled", opts: enforced,
-			header: sp("X-Firebase-AppCheck", "FAKE"),
+			header:   sp("X-Firebase-AppCheck", "FAKE"),
 			wantCode: 401, wantHeader: jsonHeaders(origin), wantBody: unauth("invalid App Check token")},
 		// The spec sends the literal token "MISSING"; the header left out
 		// is the row after.
 		{name: "common: AppCheck: should handle no AppCheck token with enforcement enabled", opts: enforced,
-			header: sp("X-Firebase-AppCheck", "MISSING"),
+			header:   sp("X-Firebase-AppCheck", "MISSING"),
 			wantCode: 401, wantHeader: jsonHeaders(origin), wantBody: unauth("invalid App Check token")},
 		{name: "ours: AppCheck: no header with enforcement enabled", opts: enforced, header: sp(),
 			wantCode: 401, wantHeader: jsonHeaders(origin), wantBody: unauth("this function requires an App Check token")},
@@ -253,7 +253,7 @@ func TestConformance(t *testing.T) {
 		{name: "ours: AppCheck: no exp (SDK panic), enforced", opts: enforced, header: sp("X-Firebase-AppCheck", noExpiryAppToken()),
 			wantCode: 401, wantHeader: jsonHeaders(origin), wantBody: unauth("invalid App Check token")},
 		{name: "ours: AppCheck: enforced without a verifier fails closed", opts: enforced, noAppCheck: true,
-			header: sp("X-Firebase-AppCheck", validAppToken()),
+			header:   sp("X-Firebase-AppCheck", validAppToken()),
 			wantCode: 500, wantHeader: jsonHeaders(origin), wantBody: internal},
 		{name: "common: AppCheck: should handle instance id", fn: expect(func(r *Request) error {
 			if r.Auth != nil || r.InstanceIDToken != "iid-token" {
@@ -389,23 +389,23 @@ func TestConformance(t *testing.T) {
 		// Headers from the cors middleware; over HTTP it is reflected. Node
 		// sends Content-Length: 0, which RFC 9110 forbids on a 204.
 		{name: "v2: onCall: should enforce CORS options", method: "OPTIONS",
-			header: map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "origin", "Origin": origin},
+			header:   map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "origin", "Origin": origin},
 			wantCode: 204, wantHeader: preflightHeaders(origin, "origin")},
 		{name: "v2: onCall: should allow cors params", method: "OPTIONS",
-			header: map[string]string{"Referrer": origin, "Content-Type": "application/json", "Origin": origin},
+			header:   map[string]string{"Referrer": origin, "Content-Type": "application/json", "Origin": origin},
 			wantCode: 204, wantHeader: preflightHeaders(origin, "")},
 		{name: "v2: onCall: should allow boolean params for enforceAppCheck", fn: returns(42), opts: enforced,
 			header: sp(), body: `{"data":{}}`,
 			wantCode: 401, wantHeader: jsonHeaders(origin), wantBody: unauth("this function requires an App Check token")},
 		{name: "v2: onCall: overrides CORS headers if debug feature is enabled", method: "OPTIONS",
-			header: map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "origin", "Origin": "localhost"},
+			header:   map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "origin", "Origin": "localhost"},
 			wantCode: 204, wantHeader: preflightHeaders("localhost", "origin")},
 		{name: "v2: onCall: adds CORS headers", fn: returns(42), header: sp(), body: `{"data":{}}`,
 			wantCode: 200, wantHeader: jsonHeaders(origin), wantBody: `{"result":42}`},
 		{name: "v2: onCall: calls init function (the HTTP answer)", fn: returns(42), header: sp(), body: `{"data":{}}`,
 			wantCode: 200, wantHeader: jsonHeaders(origin), wantBody: `{"result":42}`},
 		{name: "v2: onCall: should not warn when using Expression-based cors config during deployment", method: "OPTIONS",
-			header: map[string]string{"Referrer": "http://localhost:5173", "Content-Type": "application/json", "Origin": "http://localhost:5173"},
+			header:   map[string]string{"Referrer": "http://localhost:5173", "Content-Type": "application/json", "Origin": "http://localhost:5173"},
 			wantCode: 204, wantHeader: preflightHeaders("http://localhost:5173", "")},
 		// authPolicy: isSignedIn() there is 403 for an anonymous caller;
 		// our functions refuse one UNAUTHENTICATED before any policy
@@ -451,7 +451,7 @@ func TestConformance(t *testing.T) {
 		// Capitalised keys in the mock hide Origin from the cors
 		// middleware; over HTTP it is reflected.
 		{name: "v1: callable CORS: handles OPTIONS preflight", method: "OPTIONS",
-			header: map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "origin", "Origin": origin},
+			header:   map[string]string{"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "origin", "Origin": origin},
 			wantCode: 204, wantHeader: preflightHeaders(origin, "origin")},
 		{name: "v1: callable CORS: adds CORS headers", fn: returns(42), header: sp(), body: `{"data":{}}`,
 			wantCode: 200, wantHeader: jsonHeaders(origin), wantBody: `{"result":42}`},

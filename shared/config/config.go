@@ -86,6 +86,14 @@ type Config struct {
 	// Without it a revoked token is good until it expires, up to an hour.
 	CheckTokenRevocation bool
 
+	// EnforceAppCheck makes every callable refuse calls without a valid
+	// Firebase App Check token (X-Firebase-AppCheck) as UNAUTHENTICATED
+	// (ENFORCE_APP_CHECK). Off, a token that is sent is still verified and
+	// its outcome logged, so the share of verified calls can be watched
+	// before enforcing. The local stack has no App Check service: on, it
+	// needs the network for App Check's keys, and apps need real tokens.
+	EnforceAppCheck bool
+
 	// AuthEmulatorHost is FIREBASE_AUTH_EMULATOR_HOST; only ever non-empty for
 	// a demo- project.
 	AuthEmulatorHost string
@@ -145,6 +153,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	c.SenderEventsPerSecond = r.float("SENDER_EVENTS_PER_SECOND", c.SenderEventsPerSecond)
 	c.SessionEventsPerSecond = r.float("SESSION_EVENTS_PER_SECOND", c.SessionEventsPerSecond)
 	c.CheckTokenRevocation = r.boolean("CHECK_TOKEN_REVOCATION", c.CheckTokenRevocation)
+	c.EnforceAppCheck = r.boolean("ENFORCE_APP_CHECK", c.EnforceAppCheck)
 	c.AuthEmulatorHost = r.str("FIREBASE_AUTH_EMULATOR_HOST", "")
 	if r.err != nil {
 		return Config{}, r.err
@@ -180,7 +189,7 @@ func Variables() []string {
 	return []string{"FUNCTION_REGION", "PUBLISH_EVENTS", "SNAPSHOTS_ENABLED", "STALE_SESSION_AFTER",
 		"PRESENCE_GRACE", "MAX_EVENT_BYTES", "SENDER_EVENTS_PER_SECOND", "SESSION_EVENTS_PER_SECOND",
 		"COMPACTION_THRESHOLD", "EVENT_RETENTION", "ENDED_SESSION_RETENTION", "MAX_PARTICIPANTS", "CLEANUP_GRACE",
-		"SESSIONS_PER_USER_PER_MINUTE", "PENDING_SWEEP_AGE", "CHECK_TOKEN_REVOCATION"}
+		"SESSIONS_PER_USER_PER_MINUTE", "PENDING_SWEEP_AGE", "CHECK_TOKEN_REVOCATION", "ENFORCE_APP_CHECK"}
 }
 
 // IsDemoProject reports whether id names an emulator-only project.

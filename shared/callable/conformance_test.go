@@ -362,13 +362,15 @@ func TestConformance(t *testing.T) {
 
 		// ---- common, describe encoding/decoding, where a request or a
 		// result crosses HTTP (a Go function's data and results are typed) ----
-		{name: "common: encoding: decodes long / decodes unsigned long / decodes object", fn: Typed(
+		{name: "common: encoding: decodes int / long / unsigned long / double / string / object", fn: Typed(
 			func(_ context.Context, _ *Auth, r wrapperReq) (wrapperReq, error) { return r, nil }),
 			header: sp(), body: `{"data":{"long":{"@type":"type.googleapis.com/google.protobuf.Int64Value","value":"-9223372036854775000"},` +
 				`"ulong":{"@type":"type.googleapis.com/google.protobuf.UInt64Value","value":"9223372036854800000"},` +
+				`"int":1,"double":1.2,"string":"hello",` +
 				`"foo":1,"bar":"hello","baz":[1,2,{"value":"1099511627776","@type":"type.googleapis.com/google.protobuf.Int64Value"}]}}`,
 			wantCode: 200, wantHeader: jsonHeaders(origin),
-			wantBody: `{"result":{"long":-9223372036854775000,"ulong":9223372036854800000,"foo":1,"bar":"hello","baz":[1,2,1099511627776]}}`},
+			wantBody: `{"result":{"long":-9223372036854775000,"ulong":9223372036854800000,"int":1,"double":1.2,"string":"hello",` +
+				`"foo":1,"bar":"hello","baz":[1,2,1099511627776]}}`},
 		{name: "common: encoding: encodes null / int / long / unsigned long / double / string / array / object",
 			fn: returns(map[string]any{"null": nil, "int": 1, "long": int64(-9223372036854775000), "ulong": uint64(9223372036854800000),
 				"double": 1.2, "string": "hello", "array": []any{1, "2", []int{3, 4}}, "object": map[string]any{"foo": 1, "bar": "hello", "baz": []int{1, 2, 3}}}),
@@ -466,11 +468,14 @@ func TestConformance(t *testing.T) {
 
 // wrapperReq echoes the encoding spec's long values.
 type wrapperReq struct {
-	Long  int64   `json:"long"`
-	ULong uint64  `json:"ulong"`
-	Foo   int     `json:"foo"`
-	Bar   string  `json:"bar"`
-	Baz   []int64 `json:"baz"`
+	Long   int64   `json:"long"`
+	ULong  uint64  `json:"ulong"`
+	Int    int     `json:"int"`
+	Double float64 `json:"double"`
+	String string  `json:"string"`
+	Foo    int     `json:"foo"`
+	Bar    string  `json:"bar"`
+	Baz    []int64 `json:"baz"`
 }
 
 func runConformanceRow(t *testing.T, row conformanceRow) {

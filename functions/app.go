@@ -32,7 +32,6 @@ import (
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
 	"github.com/pajama-app/sharedexperiences/shared/fanout"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
-	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
@@ -70,11 +69,6 @@ func New(cfg config.Config, deps Deps) *App {
 	if log == nil {
 		log = logging.New(os.Stdout, slog.LevelInfo)
 	}
-	seqOpts := &events.Options{
-		MaxEventBytes: cfg.MaxEventBytes,
-		SenderLimit:   ratelimit.Limit{PerSecond: cfg.SenderEventsPerSecond, Burst: 2 * cfg.SenderEventsPerSecond},
-		SessionLimit:  ratelimit.Limit{PerSecond: cfg.SessionEventsPerSecond, Burst: 2 * cfg.SessionEventsPerSecond},
-	}
 	registry := experiences.Default()
 	return &App{
 		cfg:      cfg,
@@ -82,14 +76,9 @@ func New(cfg config.Config, deps Deps) *App {
 		fs:       deps.Firestore,
 		verifier: deps.Verifier,
 		appCheck: deps.AppCheck,
-		sessions: sessions.NewStore(deps.Firestore, &sessions.Options{
-			KnownExperience: func(id string) bool { _, ok := registry.Lookup(id); return ok },
-			MaxParticipants: cfg.MaxParticipants,
-			CreateLimit:     ratelimit.PerMinute(cfg.SessionsPerUserPerMinute),
-			EndedRetention:  cfg.EndedSessionRetention,
-		}),
-		compact: snapshots.NewCompactor(deps.Firestore, registry),
-		seq:     events.NewSequencer(deps.Firestore, registry, deps.Events, seqOpts, log),
+		sessions: sessions.NewStore(deps.Firestore, cfg.StoreOptions(func(id string) bool { _, ok := registry.Lookup(id); return ok })),
+		compact:  snapshots.NewCompactor(deps.Firestore, registry),
+		seq:      events.NewSequencer(deps.Firestore, registry, deps.Events, cfg.SequencerOptions(), log),
 	}
 }
 

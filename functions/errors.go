@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pajama-app/sharedexperiences/shared/callable"
+	"github.com/pajama-app/sharedexperiences/shared/experiences"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
@@ -18,7 +19,7 @@ var statusOf = []struct {
 	status callable.Status
 }{
 	{sessions.ErrNotCallMember, callable.PermissionDenied},
-	{sessions.ErrCallNotFound, callable.PermissionDenied},
+	{sessions.ErrCallEnded, callable.FailedPrecondition},
 	{sessions.ErrNotOwner, callable.PermissionDenied},
 	// A uid from a valid token that cannot name a document: the user is
 	// who they say, and may not use sessions (see README, Security).
@@ -27,7 +28,7 @@ var statusOf = []struct {
 	{sessions.ErrNotFound, callable.NotFound},
 	{sessions.ErrNotParticipant, callable.FailedPrecondition},
 	{sessions.ErrInactive, callable.FailedPrecondition},
-	{sessions.ErrUnknownExperience, callable.InvalidArgument},
+	{experiences.ErrUnknownExperience, callable.InvalidArgument},
 	{sessions.ErrFull, callable.ResourceExhausted},
 	{sessions.ErrTooManySessions, callable.ResourceExhausted},
 }

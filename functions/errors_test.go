@@ -20,6 +20,7 @@ import (
 
 	"github.com/pajama-app/sharedexperiences/shared/callable"
 	"github.com/pajama-app/sharedexperiences/shared/config"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
@@ -55,9 +56,9 @@ func TestMapError(t *testing.T) {
 			require.Equal(t, tt.wantMessage, got.Message)
 		})
 	}
-	exists := mapError(fmt.Errorf("create: %w", &sessions.ExistsError{Session: sessions.Session{ID: "s1"}}))
+	exists := mapError(fmt.Errorf("create: %w", &sessions.ExistsError{Session: model.Session{ID: "s1"}}))
 	require.Equal(t, callable.AlreadyExists, exists.Status)
-	require.Equal(t, map[string]any{"session": sessions.Session{ID: "s1"}}, exists.Details)
+	require.Equal(t, map[string]any{"session": model.Session{ID: "s1"}}, exists.Details)
 }
 
 // revokedVerifier takes every token as user "u" and says it was revoked

@@ -9,7 +9,7 @@ import (
 
 	"github.com/pajama-app/sharedexperiences/shared/firestoreevent"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // onEventCreated receives every created experience_sessions/*/events/*
@@ -62,7 +62,7 @@ func documentPath(ctx context.Context, log *slog.Logger, e event.Event) (string,
 // eventPath splits "experience_sessions/{s}/events/{e}".
 func eventPath(path string) (sessionID, eventID string, ok bool) {
 	parts := strings.Split(path, "/")
-	if len(parts) != 4 || parts[0] != sessions.SessionsCollection || parts[2] != sessions.EventsCollection ||
+	if len(parts) != 4 || parts[0] != model.SessionsCollection || parts[2] != model.EventsCollection ||
 		parts[1] == "" || parts[3] == "" {
 		return "", "", false
 	}

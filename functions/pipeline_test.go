@@ -21,11 +21,11 @@ import (
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	"github.com/pajama-app/sharedexperiences/functions"
 	"github.com/pajama-app/sharedexperiences/shared/fanout"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 func eventsOf(sessionID string) *firestore.CollectionRef {
-	return env.Admin.Collection(sessions.SessionsCollection).Doc(sessionID).Collection(sessions.EventsCollection)
+	return env.Admin.Collection(model.SessionsCollection).Doc(sessionID).Collection(model.EventsCollection)
 }
 
 // adminEvent writes an event as the Admin SDK can: any field, any createdAt.
@@ -41,11 +41,11 @@ func validEvent(id, sender string, clientSeq int64, at time.Time) map[string]any
 }
 
 // contract is what a rejected event must leave unchanged on its session.
-func contract(t *testing.T, ctx context.Context, sessionID string) sessions.Session {
+func contract(t *testing.T, ctx context.Context, sessionID string) model.Session {
 	t.Helper()
-	snap, err := env.Admin.Collection(sessions.SessionsCollection).Doc(sessionID).Get(ctx)
+	snap, err := env.Admin.Collection(model.SessionsCollection).Doc(sessionID).Get(ctx)
 	require.NoError(t, err)
-	var s sessions.Session
+	var s model.Session
 	require.NoError(t, snap.DataTo(&s))
 	return s
 }
@@ -91,11 +91,11 @@ func TestRejectionReasons(t *testing.T) {
 				sessionID = seedSession(t, ctx, emulatortest.ID("call"), owner.UID)
 			}
 			if tt.inactive {
-				_, err := env.Admin.Collection(sessions.SessionsCollection).Doc(sessionID).Update(ctx,
-					[]firestore.Update{{Path: "status", Value: sessions.StatusInactive}})
+				_, err := env.Admin.Collection(model.SessionsCollection).Doc(sessionID).Update(ctx,
+					[]firestore.Update{{Path: "status", Value: model.StatusInactive}})
 				require.NoError(t, err)
 			}
-			var before sessions.Session
+			var before model.Session
 			if !tt.noSess {
 				before = contract(t, ctx, sessionID)
 			}

@@ -18,13 +18,13 @@ import (
 	"github.com/pajama-app/sharedexperiences/functions"
 	"github.com/pajama-app/sharedexperiences/shared/callable"
 	"github.com/pajama-app/sharedexperiences/shared/fanout"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 func seedCall(t *testing.T, ctx context.Context, members ...string) string {
 	t.Helper()
 	id := emulatortest.ID("call")
-	_, err := env.Admin.Collection(sessions.CallsCollection).Doc(id).Set(ctx, map[string]any{"members": members})
+	_, err := env.Admin.Collection(model.CallsCollection).Doc(id).Set(ctx, map[string]any{"members": members})
 	require.NoError(t, err)
 	return id
 }
@@ -89,7 +89,7 @@ func TestCreateSession(t *testing.T) {
 	s := res.Session
 	require.Equal(t, alice.UID, s.OwnerID)
 	require.Equal(t, []string{alice.UID}, s.Participants)
-	require.Equal(t, sessions.StatusActive, s.Status)
+	require.Equal(t, model.StatusActive, s.Status)
 	evs := sequencedEvents(t, ctx, s.ID, 1)
 	require.Equal(t, "participant_joined", evs[0]["type"])
 	require.EqualValues(t, 1, evs[0]["sequenceNumber"])
@@ -163,7 +163,7 @@ func TestConcurrentCreates(t *testing.T) {
 	for _, l := range losers {
 		require.Equal(t, winners[0], l)
 	}
-	docs, err := env.Admin.Collection(sessions.SessionsCollection).Where("callId", "==", callID).Documents(ctx).GetAll()
+	docs, err := env.Admin.Collection(model.SessionsCollection).Where("callId", "==", callID).Documents(ctx).GetAll()
 	require.NoError(t, err)
 	require.Len(t, docs, 1, "one session document for the call")
 }
@@ -217,8 +217,8 @@ func TestMembershipFlow(t *testing.T) {
 	require.NoError(t, err)
 	last, err := call[functions.SessionResult](t, b, "leaveSession", sid)
 	require.NoError(t, err)
-	require.Equal(t, sessions.StatusInactive, last.Session.Status)
-	require.Equal(t, sessions.EndReasonEmpty, last.Session.EndReason)
+	require.Equal(t, model.StatusInactive, last.Session.Status)
+	require.Equal(t, model.EndReasonEmpty, last.Session.EndReason)
 	require.NotNil(t, last.Session.EndedAt)
 
 	_, err = call[functions.JoinSessionResult](t, c, "joinSession", sid)
@@ -262,8 +262,8 @@ func TestEndSession(t *testing.T) {
 	require.NoError(t, err)
 	ended, err := call[functions.SessionResult](t, owner, "endSession", sid)
 	require.NoError(t, err)
-	require.Equal(t, sessions.StatusInactive, ended.Session.Status)
-	require.Equal(t, sessions.EndReasonByOwner, ended.Session.EndReason)
+	require.Equal(t, model.StatusInactive, ended.Session.Status)
+	require.Equal(t, model.EndReasonByOwner, ended.Session.EndReason)
 	again, err := call[functions.SessionResult](t, owner, "endSession", sid)
 	require.NoError(t, err, "ending twice changes nothing")
 	require.Equal(t, ended.Session.EndedAt.Unix(), again.Session.EndedAt.Unix())
@@ -408,7 +408,7 @@ func listenFrom(ctx context.Context, sessionID string, after int64, add func(n i
 				return
 			case <-time.After(time.Second):
 			}
-			snap, err := env.Admin.Collection(sessions.SessionsCollection).Doc(sessionID).Get(lctx)
+			snap, err := env.Admin.Collection(model.SessionsCollection).Doc(sessionID).Get(lctx)
 			if err != nil {
 				continue
 			}

@@ -59,7 +59,11 @@ func mapError(err error) *callable.Error {
 
 // callableOptions are the options of one callable; changes says whether it
 // changes a session, which is where revoked tokens are refused when
-// CHECK_TOKEN_REVOCATION is on (reads are left the lookup's cost).
+// CHECK_TOKEN_REVOCATION is on (reads are left the lookup's cost). App
+// Check, when ENFORCE_APP_CHECK is on, guards every callable: all of them
+// are the app's, and discovery is as much worth scripting as a change.
 func (a *App) callableOptions(changes bool) *callable.Options {
-	return &callable.Options{MapError: mapError, Logger: a.log, CheckRevoked: changes && a.cfg.CheckTokenRevocation}
+	return &callable.Options{MapError: mapError, Logger: a.log,
+		CheckRevoked: changes && a.cfg.CheckTokenRevocation,
+		AppCheck:     a.appCheck, EnforceAppCheck: a.cfg.EnforceAppCheck}
 }

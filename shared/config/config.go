@@ -90,6 +90,14 @@ type Config struct {
 	// Without it a revoked token is good until it expires, up to an hour.
 	CheckTokenRevocation bool
 
+	// EnforceAppCheck makes every callable refuse calls without a valid
+	// Firebase App Check token (X-Firebase-AppCheck) as UNAUTHENTICATED
+	// (ENFORCE_APP_CHECK). Off, a token that is sent is still verified and
+	// its outcome logged, so the share of verified calls can be watched
+	// before enforcing. The local stack has no App Check service: on, it
+	// needs the network for App Check's keys, and apps need real tokens.
+	EnforceAppCheck bool
+
 	// AuthEmulatorHost is FIREBASE_AUTH_EMULATOR_HOST; only ever non-empty for
 	// a demo- project.
 	AuthEmulatorHost string
@@ -210,6 +218,7 @@ func Settings() []Setting {
 		{"MAX_PARTICIPANTS", "participants per session", func(c *Config) any { return &c.MaxParticipants }},
 		{"SESSIONS_PER_USER_PER_MINUTE", "`createSession` calls per user (bursts of as many)", func(c *Config) any { return &c.SessionsPerUserPerMinute }},
 		{"CHECK_TOKEN_REVOCATION", "the calls that change a session refuse ID tokens revoked since issue (one Auth lookup per call; see Security)", func(c *Config) any { return &c.CheckTokenRevocation }},
+		{"ENFORCE_APP_CHECK", "every callable refuses calls without a valid App Check token (`UNAUTHENTICATED`); off, a token that is sent is verified and logged only ([App Check](#app-check))", func(c *Config) any { return &c.EnforceAppCheck }},
 	}
 }
 

@@ -27,6 +27,10 @@ func TestFromLookup(t *testing.T) {
 			require.True(t, c.PublishEvents)
 			require.Equal(t, "us-central1", c.Region)
 			require.True(t, c.CheckTokenRevocation)
+			require.False(t, c.EnforceAppCheck, "App Check is enforced only when asked")
+		}},
+		{"app check enforced", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "ENFORCE_APP_CHECK": "true"}, false, func(t *testing.T, c Config) {
+			require.True(t, c.EnforceAppCheck)
 		}},
 		{"revocation off", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "CHECK_TOKEN_REVOCATION": "false"}, false, func(t *testing.T, c Config) {
 			require.False(t, c.CheckTokenRevocation)

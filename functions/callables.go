@@ -111,15 +111,11 @@ func (a *App) discoverSessions() http.Handler {
 func (a *App) joinSession() http.Handler {
 	return a.handler("joinSession", callable.Typed(
 		func(ctx context.Context, auth *callable.Auth, req SessionRequest) (JoinSessionResult, error) {
-			s, err := a.sessions.Join(ctx, auth.UID, req.SessionID)
+			j, err := snapshots.JoinAndCatchUp(ctx, a.fs, a.sessions, auth.UID, req.SessionID)
 			if err != nil {
 				return JoinSessionResult{}, err
 			}
-			c, err := snapshots.ReadCatchUp(ctx, a.fs, req.SessionID)
-			if err != nil {
-				return JoinSessionResult{}, err
-			}
-			return JoinSessionResult{Session: s, Snapshot: c.Snapshot, Events: c.Events, LastEventSequenceNumber: c.After()}, nil
+			return JoinSessionResult{Session: j.Session, Snapshot: j.Snapshot, Events: j.Events, LastEventSequenceNumber: j.After()}, nil
 		}))
 }
 

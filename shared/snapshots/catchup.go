@@ -78,3 +78,32 @@ func ReadCatchUp(ctx context.Context, fs *firestore.Client, sessionID string) (C
 	}, firestore.ReadOnly)
 	return out, err
 }
+
+// Joiner makes a user a participant of a session (sessions.Store is one).
+type Joiner interface {
+	Join(ctx context.Context, uid, sessionID string) (model.Session, error)
+}
+
+// Joined is what joinSession answers: the session as joined and what the
+// joiner reads to reach its current state.
+type Joined struct {
+	Session model.Session
+	CatchUp
+}
+
+// JoinAndCatchUp joins uid to the session, then reads the catch-up. They are
+// two transactions on purpose: the join must commit before anything is read,
+// so that the catch-up and the listener the client opens after it (from
+// CatchUp.After) see the same history, the joiner's own participant_joined
+// included once numbered.
+func JoinAndCatchUp(ctx context.Context, fs *firestore.Client, j Joiner, uid, sessionID string) (Joined, error) {
+	s, err := j.Join(ctx, uid, sessionID)
+	if err != nil {
+		return Joined{}, err
+	}
+	c, err := ReadCatchUp(ctx, fs, sessionID)
+	if err != nil {
+		return Joined{}, err
+	}
+	return Joined{Session: s, CatchUp: c}, nil
+}

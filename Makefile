@@ -64,10 +64,10 @@ smoke: $(NODE_STAMP)
 	cd emulator && node smoke/client.mjs
 
 deploy: $(NODE_STAMP)
-	$(GO) run ./functions/cmd/deploy $(ARGS)
+	$(GO) run ./deploy/cmd/deploy $(ARGS)
 
 deploy-dry-run:
-	$(GO) run ./functions/cmd/deploy -dry-run $(ARGS)
+	$(GO) run ./deploy/cmd/deploy -dry-run $(ARGS)
 
 clean:
 	rm -rf emulator/node_modules

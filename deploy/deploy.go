@@ -10,14 +10,13 @@
 package deploy
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pajama-app/sharedexperiences/functions"
 	"github.com/pajama-app/sharedexperiences/shared/config"
@@ -46,15 +45,87 @@ type Plan struct {
 	Location string
 	// Runtime is the Cloud Functions runtime (e.g. go126).
 	Runtime string
-	// SchedulerSA is the service account Cloud Scheduler signs its OIDC
-	// tokens as; it is granted the invoker role on scheduled functions.
-	SchedulerSA string
+	// Accounts are the service accounts the deploy creates and grants.
+	Accounts Accounts
 	// Env is extra environment for every function. GOOGLE_CLOUD_PROJECT and
 	// FUNCTION_REGION come from the plan itself and may not be set here.
 	Env map[string]string
 
 	Declarations []functions.Declaration
 	Topics       []string
+}
+
+// Accounts are the emails of the service accounts a deploy uses. Each gets
+// only what its job needs (see [Plan.Roles]), so a leaked key or a bug in
+// one function reaches no further.
+type Accounts struct {
+	// Runtime is the identity every function runs as: Firestore, Pub/Sub
+	// publishing and Firebase Auth lookups.
+	Runtime string
+	// Build is the identity Cloud Build builds the functions' images as.
+	// New projects (since July 2024) build with the Compute Engine default
+	// account, which may lack the roles or be disabled by organisation
+	// policy, so the deploy names its own.
+	Build string
+	// Trigger is the identity Eventarc and Pub/Sub push deliveries to the
+	// event-driven functions carry.
+	Trigger string
+	// Scheduler is the identity Cloud Scheduler signs its OIDC tokens as.
+	Scheduler string
+}
+
+// DefaultAccounts derives the accounts' emails from the project.
+func DefaultAccounts(project string) Accounts {
+	email := func(id string) string { return id + "@" + project + ".iam.gserviceaccount.com" }
+	return Accounts{
+		Runtime:   email("sx-runtime"),
+		Build:     email("sx-build"),
+		Trigger:   email("sx-trigger"),
+		Scheduler: email("sx-scheduler"),
+	}
+}
+
+// APIs are the services a fresh project must have enabled. gcloud checks
+// three of them itself and, under --quiet, only warns.
+var APIs = []string{
+	"cloudfunctions.googleapis.com",
+	"run.googleapis.com",              // gen2 functions are Cloud Run services
+	"cloudbuild.googleapis.com",       // builds the images
+	"artifactregistry.googleapis.com", // stores them
+	"eventarc.googleapis.com",         // Firestore and Pub/Sub triggers
+	"pubsub.googleapis.com",
+	"cloudscheduler.googleapis.com",
+	"firestore.googleapis.com",
+	"firebaserules.googleapis.com", // firebase deploy --only firestore:rules
+	"firebase.googleapis.com",      // the Firebase project firebase-tools deploys to
+	"identitytoolkit.googleapis.com",
+	"iam.googleapis.com",
+	"cloudresourcemanager.googleapis.com", // the project's IAM policy
+}
+
+// Grant is one role given to one member on the project.
+type Grant struct {
+	Member, Role, Why string
+}
+
+// Roles returns the project-level roles of p's accounts. Narrower grants
+// (invoking one function, publishing to one topic, minting tokens for the
+// trigger account) are made on those resources by [Commands].
+func (p Plan) Roles() []Grant {
+	a := p.Accounts
+	sa := func(email string) string { return "serviceAccount:" + email }
+	return []Grant{
+		{sa(a.Runtime), "roles/datastore.user", "Firestore reads, writes and transactions"},
+		// VerifyIDTokenAndCheckRevoked looks the user up (CHECK_TOKEN_REVOCATION, on by default).
+		{sa(a.Runtime), "roles/firebaseauth.viewer", "Firebase Auth user lookups for token revocation"},
+		// Cloud Build's current guidance for a user-specified build account.
+		{sa(a.Build), "roles/logging.logWriter", "build logs"},
+		{sa(a.Build), "roles/artifactregistry.writer", "push the built images"},
+		// objectAdmin, not objectViewer: Cloud Run's build-service-account
+		// page asks for it (the source bucket and the build's own objects).
+		{sa(a.Build), "roles/storage.objectAdmin", "read the uploaded source, write build objects"},
+		{sa(a.Trigger), "roles/eventarc.eventReceiver", "receive events from Eventarc triggers"},
+	}
 }
 
 // Command is one step of a deploy.
@@ -102,24 +173,75 @@ const (
 // looks it up: the URL exists only once the function is deployed.
 func URLPlaceholder(name string) string { return "{{url:" + name + "}}" }
 
-// Commands returns the ordered commands that deploy p: Firestore rules,
-// indexes and TTL policies first (functions may depend on indexes), then the
-// topics the functions publish to, then each function, with the scheduler
-// job of a scheduled function right after it because the job needs its URL.
+// Placeholders for values that exist only once an earlier step has run.
+const (
+	// projectNumberPlaceholder names the Pub/Sub service agent.
+	projectNumberPlaceholder = "{{projectNumber}}"
+)
+
+// Commands returns the ordered commands that deploy p. Every one creates or
+// updates, so running them again converges on the same end state:
+//
+//  1. enable the APIs;
+//  2. the service accounts and their project roles, and the Pub/Sub service
+//     agent's right to mint the trigger account's tokens;
+//  3. Firestore rules, indexes and TTL policies (functions query by them);
+//  4. the topics, each publishable by the runtime account;
+//  5. each function with its size and identities, then who may invoke it,
+//     and for a scheduled one its Cloud Scheduler job, which needs its URL.
 func Commands(p Plan) ([]Command, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	cmds := []Command{{
+		Args: p.gcloud(slices.Concat([]string{"services", "enable"}, APIs)...),
+		Why:  "enable the APIs the deploy and the functions use",
+	}, {
+		// The agent exists only once something asks for it; the grant
+		// below needs it.
+		Args: p.gcloud("beta", "services", "identity", "create", "--service=pubsub.googleapis.com"),
+		Why:  "the Pub/Sub service agent (push deliveries to the event-driven functions)",
+	}}
+	for _, acct := range p.accountList() {
+		id, _, _ := strings.Cut(acct.email, "@")
+		cmds = append(cmds, Command{
+			Args:     p.gcloud("iam", "service-accounts", "create", id, "--display-name="+acct.display),
+			Why:      "service account " + acct.email + " (kept if it already exists)",
+			IfExists: SkipIfExists,
+		})
+	}
+	for _, g := range p.Roles() {
+		cmds = append(cmds, Command{
+			// --condition=None: without it, a policy that already has a
+			// conditional binding makes gcloud ask, which --quiet refuses.
+			Args: p.gcloud("projects", "add-iam-policy-binding", p.Project,
+				"--member="+g.Member, "--role="+g.Role, "--condition=None"),
+			Why: g.Member + ": " + g.Role + " (" + g.Why + ")",
+		})
+	}
+	cmds = append(cmds, Command{
+		Args: p.gcloud("iam", "service-accounts", "add-iam-policy-binding", p.Accounts.Trigger,
+			"--member=serviceAccount:service-"+projectNumberPlaceholder+"@gcp-sa-pubsub.iam.gserviceaccount.com",
+			"--role=roles/iam.serviceAccountTokenCreator"),
+		Why: "let the Pub/Sub service agent sign the OIDC tokens of " + p.Accounts.Trigger + " on push deliveries",
+		Lookups: []Lookup{{
+			Placeholder: projectNumberPlaceholder,
+			Args:        p.gcloud("projects", "describe", p.Project, "--format=value(projectNumber)"),
+		}},
+	}, Command{
 		Args: []string{"npx", "--prefix", "emulator", "firebase", "deploy",
 			"--only", "firestore:rules,firestore:indexes", "--project", p.Project, "--non-interactive"},
-		Why: "Firestore rules, composite indexes and TTL policies (fieldOverrides in firestore.indexes.json)",
-	}}
+		Why: "Firestore rules, composite indexes, field overrides and TTL policies (firestore.indexes.json)",
+	})
 	for _, t := range p.Topics {
 		cmds = append(cmds, Command{
 			Args:     p.gcloud("pubsub", "topics", "create", t),
 			Why:      "Pub/Sub topic " + t + " (kept if it already exists)",
 			IfExists: SkipIfExists,
+		}, Command{
+			Args: p.gcloud("pubsub", "topics", "add-iam-policy-binding", t,
+				"--member=serviceAccount:"+p.Accounts.Runtime, "--role=roles/pubsub.publisher"),
+			Why: "let " + p.Accounts.Runtime + " publish to " + t + " (and to no other topic)",
 		})
 	}
 	env := p.envFlag()
@@ -134,10 +256,33 @@ func Commands(p Plan) ([]Command, error) {
 	return cmds, nil
 }
 
+type account struct{ email, display string }
+
+// accountList is the accounts in creation order, each once (a flag may
+// name one account for two jobs).
+func (p Plan) accountList() []account {
+	a := p.Accounts
+	var out []account
+	for _, acct := range []account{
+		{a.Runtime, "shared experiences: functions runtime"},
+		{a.Build, "shared experiences: function builds"},
+		{a.Trigger, "shared experiences: event deliveries"},
+		{a.Scheduler, "shared experiences: Cloud Scheduler jobs"},
+	} {
+		if !slices.ContainsFunc(out, func(o account) bool { return o.email == acct.email }) {
+			out = append(out, acct)
+		}
+	}
+	return out
+}
+
 func (p Plan) functionCommands(d functions.Declaration, env string) []Command {
 	args := []string{"functions", "deploy", d.Name, "--gen2", "--runtime=" + p.Runtime,
-		"--region=" + p.Region, "--source=.", "--entry-point=" + d.Name}
+		"--region=" + p.Region, "--source=.", "--entry-point=" + d.Name,
+		"--service-account=" + p.Accounts.Runtime,
+		"--build-service-account=projects/" + p.Project + "/serviceAccounts/" + p.Accounts.Build}
 	var why string
+	invoker := ""
 	switch d.Kind {
 	case functions.Callable:
 		args = append(args, "--trigger-http", "--allow-unauthenticated")
@@ -147,47 +292,64 @@ func (p Plan) functionCommands(d functions.Declaration, env string) []Command {
 			"--trigger-event-filters=type="+d.EventType,
 			"--trigger-event-filters=database=(default)",
 			"--trigger-event-filters-path-pattern=document="+d.Document,
-			"--trigger-location="+p.Location)
+			"--trigger-location="+p.Location,
+			"--trigger-service-account="+p.Accounts.Trigger)
 		why = "Firestore trigger " + d.Name + " on " + d.Document
+		invoker = p.Accounts.Trigger
 	case functions.PubSub:
-		args = append(args, "--trigger-topic="+d.Topic)
+		args = append(args, "--trigger-topic="+d.Topic, "--trigger-service-account="+p.Accounts.Trigger)
 		why = "Pub/Sub function " + d.Name + " on topic " + d.Topic
+		invoker = p.Accounts.Trigger
 	case functions.Schedule:
 		args = append(args, "--trigger-http", "--no-allow-unauthenticated")
 		why = "scheduled " + d.Name + ": private HTTPS, only Cloud Scheduler may invoke it"
+		invoker = p.Accounts.Scheduler
 	}
 	if d.Retry {
 		args = append(args, "--retry")
 		why += ", redelivered on failure"
 	}
+	sz := d.Size
+	args = append(args,
+		"--concurrency="+strconv.Itoa(sz.Concurrency), "--cpu="+sz.CPU, "--memory="+sz.Memory,
+		"--timeout="+seconds(sz.Timeout),
+		"--max-instances="+strconv.Itoa(sz.MaxInstances), "--min-instances="+strconv.Itoa(sz.MinInstances))
+	why += fmt.Sprintf("; %d concurrent x %s CPU, %s, %s timeout, %d-%d instances",
+		sz.Concurrency, sz.CPU, sz.Memory, sz.Timeout, sz.MinInstances, sz.MaxInstances)
 	cmds := []Command{{Args: p.gcloud(append(args, env)...), Why: why}}
+	if invoker != "" {
+		cmds = append(cmds, Command{
+			Args: p.gcloud("functions", "add-invoker-policy-binding", d.Name, "--region="+p.Region,
+				"--member=serviceAccount:"+invoker),
+			Why: "let " + invoker + " invoke " + d.Name + " (Cloud Run checks the OIDC token of every request)",
+		})
+	}
 	if d.Kind != functions.Schedule {
 		return cmds
 	}
 
 	url := URLPlaceholder(d.Name)
+	// The attempt deadline is the function's timeout: Scheduler would
+	// otherwise count a run still going after its 3 minute default as failed.
 	job := []string{d.Name, "--location=" + p.Region, "--schedule=" + d.Cron, "--time-zone=" + d.TimeZone,
-		"--uri=" + url, "--http-method=POST", "--oidc-service-account-email=" + p.SchedulerSA}
-	return append(cmds,
-		Command{
-			Args: p.gcloud("functions", "add-invoker-policy-binding", d.Name, "--region="+p.Region,
-				"--member=serviceAccount:"+p.SchedulerSA),
-			Why: "let " + p.SchedulerSA + " invoke " + d.Name + " (Cloud Run checks the job's OIDC token)",
-		},
-		Command{
-			Args: p.gcloud(slices.Concat([]string{"scheduler", "jobs", "create", "http"}, job)...),
-			Why:  "Cloud Scheduler job calling " + d.Name + " at '" + d.Cron + "' " + d.TimeZone,
-			Lookups: []Lookup{{
-				Placeholder: url,
-				// --v2 is describe's documented flag for the v2 format,
-				// where the URL is serviceConfig.uri.
-				Args: p.gcloud("functions", "describe", d.Name, "--v2", "--region="+p.Region,
-					"--format=value(serviceConfig.uri)"),
-			}},
-			IfExists: UpdateIfExists,
-			Update:   p.gcloud(slices.Concat([]string{"scheduler", "jobs", "update", "http"}, job)...),
-		})
+		"--uri=" + url, "--http-method=POST", "--oidc-service-account-email=" + p.Accounts.Scheduler,
+		"--oidc-token-audience=" + url, "--attempt-deadline=" + seconds(sz.Timeout)}
+	return append(cmds, Command{
+		Args: p.gcloud(slices.Concat([]string{"scheduler", "jobs", "create", "http"}, job)...),
+		Why:  "Cloud Scheduler job calling " + d.Name + " at '" + d.Cron + "' " + d.TimeZone + " with an OIDC token of " + p.Accounts.Scheduler,
+		Lookups: []Lookup{{
+			Placeholder: url,
+			// --v2 is describe's documented flag for the v2 format,
+			// where the URL is serviceConfig.uri.
+			Args: p.gcloud("functions", "describe", d.Name, "--v2", "--region="+p.Region,
+				"--format=value(serviceConfig.uri)"),
+		}},
+		IfExists: UpdateIfExists,
+		Update:   p.gcloud(slices.Concat([]string{"scheduler", "jobs", "update", "http"}, job)...),
+	})
 }
+
+func seconds(d time.Duration) string { return strconv.Itoa(int(d/time.Second)) + "s" }
 
 // gcloud names the project and disables prompts on every call, so neither
 // the developer's gcloud configuration nor a question on a terminal nobody
@@ -199,17 +361,23 @@ func (p Plan) gcloud(args ...string) []string {
 // envFlag replaces the whole environment on each deploy, so a variable
 // removed from the plan is removed from the function too.
 func (p Plan) envFlag() string {
+	env := p.env()
+	pairs := make([]string, 0, len(env))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		pairs = append(pairs, k+"="+env[k])
+	}
+	return "--set-env-vars=" + strings.Join(pairs, ",")
+}
+
+// env is every function's environment: p.Env and the plan's own variables.
+func (p Plan) env() map[string]string {
 	env := maps.Clone(p.Env)
 	if env == nil {
 		env = map[string]string{}
 	}
 	env[envProject] = p.Project
 	env[envRegion] = p.Region
-	pairs := make([]string, 0, len(env))
-	for _, k := range slices.Sorted(maps.Keys(env)) {
-		pairs = append(pairs, k+"="+env[k])
-	}
-	return "--set-env-vars=" + strings.Join(pairs, ",")
+	return env
 }
 
 // Validate reports the first reason p cannot produce a working deploy. It
@@ -227,6 +395,12 @@ func (p Plan) Validate() error {
 	}
 	if err := p.validateEnv(); err != nil {
 		return err
+	}
+	a := p.Accounts
+	for _, email := range []string{a.Runtime, a.Build, a.Trigger, a.Scheduler} {
+		if !validAccountEmail(email, p.Project) {
+			return fmt.Errorf("%w: service account %q: want NAME@%s.iam.gserviceaccount.com, NAME 6-30 lowercase letters, digits, hyphens", ErrInvalidPlan, email, p.Project)
+		}
 	}
 	topics := map[string]bool{}
 	for _, t := range p.Topics {
@@ -260,9 +434,6 @@ func (p Plan) validateDeclaration(d functions.Declaration, topics map[string]boo
 		if d.Cron == "" || d.TimeZone == "" {
 			return errors.New("a schedule needs Cron and TimeZone")
 		}
-		if !strings.Contains(p.SchedulerSA, "@") {
-			return fmt.Errorf("scheduler service account %q is not an email", p.SchedulerSA)
-		}
 	default:
 		return fmt.Errorf("unknown kind %q", d.Kind)
 	}
@@ -271,7 +442,65 @@ func (p Plan) validateDeclaration(d functions.Declaration, topics map[string]boo
 		// Cloud Scheduler) does its own retrying.
 		return fmt.Errorf("retry is only for event-driven functions, not %s", d.Kind)
 	}
+	return validSize(d)
+}
+
+// Limits of Cloud Run functions (gen2) that gcloud does not check before
+// uploading and building.
+const (
+	maxEventTimeout = 540 * time.Second
+	maxHTTPTimeout  = 3600 * time.Second
+	maxConcurrency  = 1000
+)
+
+// validSize checks d.Size against the platform's limits: a size the
+// platform refuses fails only after the upload and the build.
+func validSize(d functions.Declaration) error {
+	sz := d.Size
+	cpu, err := strconv.ParseFloat(sz.CPU, 64)
+	if err != nil || cpu <= 0 {
+		return fmt.Errorf("size: cpu %q is not a positive number of vCPUs", sz.CPU)
+	}
+	mem, err := memoryMiB(sz.Memory)
+	if err != nil {
+		return fmt.Errorf("size: %w", err)
+	}
+	maxTimeout := maxHTTPTimeout
+	if d.Kind == functions.FirestoreTrigger || d.Kind == functions.PubSub {
+		maxTimeout = maxEventTimeout
+	}
+	switch {
+	case sz.Concurrency < 1 || sz.Concurrency > maxConcurrency:
+		return fmt.Errorf("size: concurrency %d not in 1..%d", sz.Concurrency, maxConcurrency)
+	case sz.Concurrency > 1 && cpu < 1:
+		return fmt.Errorf("size: concurrency %d needs at least 1 CPU, not %s", sz.Concurrency, sz.CPU)
+	case sz.Timeout < time.Second || sz.Timeout%time.Second != 0 || sz.Timeout > maxTimeout:
+		return fmt.Errorf("size: timeout %s not whole seconds in 1s..%s", sz.Timeout, maxTimeout)
+	case sz.MaxInstances < 1:
+		return fmt.Errorf("size: max instances %d: set a ceiling", sz.MaxInstances)
+	case sz.MinInstances < 0 || sz.MinInstances > sz.MaxInstances:
+		return fmt.Errorf("size: min instances %d not in 0..%d", sz.MinInstances, sz.MaxInstances)
+	case mem < 128:
+		return fmt.Errorf("size: memory %s below 128Mi", sz.Memory)
+	case cpu < 1 && mem > 512:
+		return fmt.Errorf("size: memory %s needs at least 1 CPU", sz.Memory)
+	case mem > 4096 && cpu < 2:
+		return fmt.Errorf("size: memory %s needs at least 2 CPUs", sz.Memory)
+	}
 	return nil
+}
+
+// memoryMiB parses the Kubernetes quantities gcloud's --memory takes (Mi, Gi).
+func memoryMiB(m string) (int, error) {
+	for suffix, mul := range map[string]int{"Mi": 1, "Gi": 1024} {
+		if n, ok := strings.CutSuffix(m, suffix); ok {
+			v, err := strconv.Atoi(n)
+			if err == nil && v > 0 {
+				return v * mul, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("memory %q is not a whole number of Mi or Gi", m)
 }
 
 func (p Plan) validateEnv() error {
@@ -359,6 +588,13 @@ func validProjectID(id string) bool {
 	return !strings.ContainsFunc(id, func(r rune) bool { return !isLower(r) && !isDigit(r) && r != '-' })
 }
 
+// validAccountEmail accepts the accounts the deploy can create: in the
+// project itself, with an account id gcloud's create accepts.
+func validAccountEmail(email, project string) bool {
+	id, ok := strings.CutSuffix(email, "@"+project+".iam.gserviceaccount.com")
+	return ok && validProjectID(id)
+}
+
 func validTopic(t string) bool {
 	if len(t) < 3 || len(t) > 255 || !isLetter(rune(t[0])) || strings.HasPrefix(strings.ToLower(t), "goog") {
 		return false
@@ -444,23 +680,4 @@ func Quote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// DefaultProject reads projects.default from root/.firebaserc, the project
-// the firebase CLI would use.
-func DefaultProject(root string) (string, error) {
-	var rc struct {
-		Projects map[string]string `json:"projects"`
-	}
-	data, err := os.ReadFile(filepath.Join(root, ".firebaserc"))
-	if err != nil {
-		return "", fmt.Errorf("default project: %w", err)
-	}
-	if err := json.Unmarshal(data, &rc); err != nil {
-		return "", fmt.Errorf("default project: .firebaserc: %w", err)
-	}
-	if rc.Projects["default"] == "" {
-		return "", errors.New("default project: .firebaserc has no projects.default")
-	}
-	return rc.Projects["default"], nil
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -17,8 +18,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/plan.golden from the current declarations")
 
-// moduleRootDir is the repository root, two levels above this package.
-const moduleRootDir = "../.."
+// moduleRootDir is the repository root, one level above this package.
+const moduleRootDir = ".."
+
+var testSize = functions.Size{Concurrency: 8, CPU: "1", Memory: "256Mi", Timeout: 30 * time.Second, MaxInstances: 3}
 
 func testPlan() Plan {
 	return Plan{
@@ -26,7 +29,7 @@ func testPlan() Plan {
 		Region:       "us-central1",
 		Location:     "nam5",
 		Runtime:      "go126",
-		SchedulerSA:  "scheduler@example-prod.iam.gserviceaccount.com",
+		Accounts:     DefaultAccounts("example-prod"),
 		Declarations: functions.Declarations(),
 		Topics:       functions.Topics(),
 	}
@@ -44,8 +47,8 @@ func TestCommandsGolden(t *testing.T) {
 		require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
 	}
 	want, err := os.ReadFile(golden)
-	require.NoError(t, err, "run go test ./functions/deploy -update to create it")
-	require.Equal(t, string(want), got, "run go test ./functions/deploy -update and review the diff")
+	require.NoError(t, err, "run go test ./deploy -update to create it")
+	require.Equal(t, string(want), got, "run go test ./deploy -update and review the diff")
 }
 
 func TestCommandsPerKind(t *testing.T) {
@@ -102,10 +105,15 @@ func TestCommandsPerKind(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testPlan()
+			tt.decl.Size = testSize
 			p.Declarations = []functions.Declaration{tt.decl}
 			cmds, err := Commands(p)
 			require.NoError(t, err)
-			deployCmd := cmds[1+len(p.Topics)]
+			i := slices.IndexFunc(cmds, func(c Command) bool {
+				return slices.Contains(c.Args, "deploy") && slices.Contains(c.Args, tt.decl.Name)
+			})
+			require.GreaterOrEqual(t, i, 0)
+			deployCmd := cmds[i]
 			require.Equal(t, []string{"gcloud", "functions", "deploy", tt.decl.Name}, deployCmd.Args[:4])
 			for _, f := range tt.want {
 				require.Contains(t, deployCmd.Args, f)
@@ -119,29 +127,42 @@ func TestCommandsPerKind(t *testing.T) {
 	}
 }
 
-// TestCommandsOrder: rules and indexes first, then every topic, then one
-// deploy per declared function in declaration order, each scheduled one
-// followed by its invoker binding and its job.
+// TestCommandsOrder: APIs, the Pub/Sub agent, accounts, project roles and
+// the agent's token grant first, then rules and indexes, then every topic
+// with its publisher, then one deploy per declared function in declaration
+// order, each followed by its invoker binding (not for callables: public
+// through --allow-unauthenticated) and, for a scheduled one, its job.
 func TestCommandsOrder(t *testing.T) {
-	cmds, err := Commands(testPlan())
+	p := testPlan()
+	cmds, err := Commands(p)
 	require.NoError(t, err)
 	var heads []string
 	for _, c := range cmds {
 		heads = append(heads, strings.Join(c.Args[:min(4, len(c.Args))], " "))
 	}
-	want := []string{"npx --prefix emulator firebase"}
+	want := []string{"gcloud services enable " + APIs[0], "gcloud beta services identity"}
+	for range p.accountList() {
+		want = append(want, "gcloud iam service-accounts create")
+	}
+	for range p.Roles() {
+		want = append(want, "gcloud projects add-iam-policy-binding example-prod")
+	}
+	want = append(want, "gcloud iam service-accounts add-iam-policy-binding", "npx --prefix emulator firebase")
 	for range functions.Topics() {
-		want = append(want, "gcloud pubsub topics create")
+		want = append(want, "gcloud pubsub topics create", "gcloud pubsub topics add-iam-policy-binding")
 	}
 	for _, d := range functions.Declarations() {
 		want = append(want, "gcloud functions deploy "+d.Name)
+		if d.Kind != functions.Callable {
+			want = append(want, "gcloud functions add-invoker-policy-binding "+d.Name)
+		}
 		if d.Kind == functions.Schedule {
-			want = append(want, "gcloud functions add-invoker-policy-binding "+d.Name, "gcloud scheduler jobs create")
+			want = append(want, "gcloud scheduler jobs create")
 		}
 	}
 	require.Equal(t, want, heads)
-	require.Equal(t, []string{"npx", "--prefix", "emulator", "firebase", "deploy", "--only",
-		"firestore:rules,firestore:indexes", "--project", "example-prod", "--non-interactive"}, cmds[0].Args)
+	require.Len(t, p.accountList(), 4)
+	require.Equal(t, APIs, cmds[0].Args[3:3+len(APIs)])
 }
 
 // schedulerJob finds the Cloud Scheduler job command of a function.
@@ -156,12 +177,10 @@ func schedulerJob(t *testing.T, cmds []Command, name string) Command {
 	return Command{}
 }
 
-func schedules() int {
+func lookups(cmds []Command) int {
 	n := 0
-	for _, d := range functions.Declarations() {
-		if d.Kind == functions.Schedule {
-			n++
-		}
+	for _, c := range cmds {
+		n += len(c.Lookups)
 	}
 	return n
 }
@@ -172,7 +191,7 @@ func TestScheduleCommands(t *testing.T) {
 	job := schedulerJob(t, cmds, "closeStaleSessions")
 	url := URLPlaceholder("closeStaleSessions")
 	require.Contains(t, job.Args, "--uri="+url)
-	require.Contains(t, job.Args, "--oidc-service-account-email=scheduler@example-prod.iam.gserviceaccount.com")
+	require.Contains(t, job.Args, "--oidc-service-account-email=sx-scheduler@example-prod.iam.gserviceaccount.com")
 	require.Contains(t, job.Args, "--schedule=*/5 * * * *")
 	require.Contains(t, job.Args, "--time-zone=Etc/UTC")
 	require.Contains(t, job.Args, "--http-method=POST")
@@ -207,7 +226,9 @@ func TestPlanValidate(t *testing.T) {
 		{"not go", func(p *Plan) { p.Runtime = "nodejs22" }, ErrInvalidPlan, "nodejs22"},
 		{"no functions", func(p *Plan) { p.Declarations = nil }, ErrInvalidPlan, "no functions"},
 		{"bad topic", func(p *Plan) { p.Topics = []string{"goog-x"} }, ErrInvalidPlan, "goog-x"},
-		{"no scheduler account", func(p *Plan) { p.SchedulerSA = "" }, ErrInvalidPlan, "closeStaleSessions"},
+		{"no scheduler account", func(p *Plan) { p.Accounts.Scheduler = "" }, ErrInvalidPlan, "service account"},
+		{"account of another project", func(p *Plan) { p.Accounts.Runtime = "sx-runtime@other.iam.gserviceaccount.com" }, ErrInvalidPlan, "other"},
+		{"account id too short", func(p *Plan) { p.Accounts.Build = "b@example-prod.iam.gserviceaccount.com" }, ErrInvalidPlan, "service account"},
 		{"unknown kind", func(p *Plan) {
 			p.Declarations = []functions.Declaration{{Name: "x", Kind: "cron"}}
 		}, ErrInvalidPlan, "unknown kind"},
@@ -328,6 +349,16 @@ func TestExecute(t *testing.T) {
 	cmds, err := Commands(testPlan())
 	require.NoError(t, err)
 	job := schedulerJob(t, cmds, "closeStaleSessions")
+	// lookup answers the commands whose output Execute reads.
+	lookup := func(args []string) string {
+		switch {
+		case slices.Contains(args, "functions") && slices.Contains(args, "describe"):
+			return url + "\n"
+		case slices.Contains(args, "projects") && slices.Contains(args, "describe"):
+			return "123456789012\n"
+		}
+		return ""
+	}
 
 	tests := []struct {
 		name    string
@@ -338,14 +369,11 @@ func TestExecute(t *testing.T) {
 		{
 			name: "every step runs in order, the URL is looked up and substituted",
 			respond: func(args []string) (string, error) {
-				if slices.Contains(args, "describe") {
-					return url + "\n", nil
-				}
-				return "", nil
+				return lookup(args), nil
 			},
 			check: func(t *testing.T, calls []call) {
 				// One URL lookup before each scheduler job.
-				require.Len(t, calls, len(cmds)+schedules())
+				require.Len(t, calls, len(cmds)+lookups(cmds))
 				i := slices.IndexFunc(calls, func(c call) bool {
 					return c.kind == "run" && slices.Contains(c.args, "closeStaleSessions") && slices.Contains(c.args, "scheduler")
 				})
@@ -363,26 +391,20 @@ func TestExecute(t *testing.T) {
 		{
 			name: "existing topic is kept",
 			respond: func(args []string) (string, error) {
-				switch {
-				case slices.Contains(args, "topics"):
+				if slices.Contains(args, "topics") && slices.Contains(args, "create") {
 					return "ERROR: Failed to create topic: Resource already exists in the project (resource=x).", errExit
-				case slices.Contains(args, "describe"):
-					return url, nil
 				}
-				return "", nil
+				return lookup(args), nil
 			},
-			check: func(t *testing.T, calls []call) { require.Len(t, calls, len(cmds)+schedules()) },
+			check: func(t *testing.T, calls []call) { require.Len(t, calls, len(cmds)+lookups(cmds)) },
 		},
 		{
 			name: "existing scheduler job is updated",
 			respond: func(args []string) (string, error) {
-				switch {
-				case slices.Contains(args, "create") && slices.Contains(args, "scheduler"):
+				if slices.Contains(args, "create") && slices.Contains(args, "scheduler") {
 					return "ERROR: (gcloud.scheduler.jobs.create.http) ALREADY_EXISTS: Job already exists.", errExit
-				case slices.Contains(args, "describe"):
-					return url, nil
 				}
-				return "", nil
+				return lookup(args), nil
 			},
 			check: func(t *testing.T, calls []call) {
 				// Every failed create is followed by the update of that job.
@@ -404,7 +426,7 @@ func TestExecute(t *testing.T) {
 				if slices.Contains(args, "discoverSessions") {
 					return "ERROR: build failed", errExit
 				}
-				return "", nil
+				return lookup(args), nil
 			},
 			wantErr: "callable discoverSessions",
 			check: func(t *testing.T, calls []call) {
@@ -422,7 +444,7 @@ func TestExecute(t *testing.T) {
 				if slices.Contains(args, "onEventCreated") {
 					return "already exists", errExit
 				}
-				return "", nil
+				return lookup(args), nil
 			},
 			wantErr: "onEventCreated",
 		},
@@ -718,17 +740,6 @@ func TestCheckNames(t *testing.T) {
 			require.ErrorContains(t, err, tt.msg)
 		})
 	}
-}
-
-func TestDefaultProject(t *testing.T) {
-	p, err := DefaultProject(writeTree(t, map[string]string{".firebaserc": `{"projects": {"default": "example-prod"}}`}))
-	require.NoError(t, err)
-	require.Equal(t, "example-prod", p)
-
-	_, err = DefaultProject(writeTree(t, map[string]string{".firebaserc": `{"projects": {}}`}))
-	require.ErrorContains(t, err, "projects.default")
-	_, err = DefaultProject(t.TempDir())
-	require.ErrorIs(t, err, os.ErrNotExist)
 }
 
 // TestChecksOnRepository runs every offline check on this repository, as

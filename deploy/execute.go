@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
+	"slices"
 	"strings"
+
+	"github.com/pajama-app/sharedexperiences/deploy/standin"
 )
 
 // Runner runs processes for [Execute]; the command-line tool uses os/exec,
@@ -112,4 +116,57 @@ func (c Command) Resolve(values map[string]string) (Command, error) {
 func alreadyExists(stderr string) bool {
 	s := strings.ToLower(stderr)
 	return strings.Contains(s, "already exists") || strings.Contains(s, "already_exists")
+}
+
+// ExecRunner runs commands as processes in root with env, streaming their
+// output to stdout and stderr. No stdin: every command is non-interactive,
+// and one that still asked would otherwise wait for an answer.
+func ExecRunner(root string, env []string, stdout, stderr io.Writer) Runner {
+	command := func(ctx context.Context, args []string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Dir = root
+		cmd.Env = env
+		return cmd
+	}
+	return Runner{
+		Run: func(ctx context.Context, args []string) (string, error) {
+			cmd := command(ctx, args)
+			var errText strings.Builder
+			cmd.Stdout = stdout
+			cmd.Stderr = io.MultiWriter(stderr, &errText)
+			err := cmd.Run()
+			return errText.String(), err
+		},
+		Output: func(ctx context.Context, args []string) (string, error) {
+			cmd := command(ctx, args)
+			cmd.Stderr = stderr
+			out, err := cmd.Output()
+			return string(out), err
+		},
+		Log: stdout,
+	}
+}
+
+// Offline runs cmds against a new local stand-in for the Google APIs
+// (package standin) instead of Google Cloud: the same gcloud and firebase
+// processes, with their endpoints, credentials and configuration replaced
+// through the environment. environ is the base environment (emulator
+// variables are dropped from it as for a real deploy); dir holds the
+// configuration the stand-in gives them. It returns the stand-in, still
+// serving, with everything it received; the caller closes it.
+func Offline(ctx context.Context, root, dir string, environ []string, cmds []Command, stdout, stderr io.Writer) (*standin.Server, error) {
+	srv, err := standin.Start()
+	if err != nil {
+		return nil, err
+	}
+	env, err := srv.Env(dir)
+	if err != nil {
+		srv.Close()
+		return nil, err
+	}
+	base, _ := ProcessEnv(environ)
+	if err := Execute(ctx, cmds, ExecRunner(root, slices.Concat(base, env), stdout, stderr)); err != nil {
+		return srv, err
+	}
+	return srv, nil
 }

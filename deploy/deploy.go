@@ -143,7 +143,15 @@ type Command struct {
 	// Update runs instead when Args failed because the resource exists and
 	// IfExists is UpdateIfExists.
 	Update []string
+	// Retry, when set, is a lower-case substring of the standard error of a
+	// failure that is transient: the command is run again, a few times.
+	Retry string
 }
+
+// notFoundYet is how gcloud reports a grant to an account IAM does not
+// know yet ("Service account ... does not exist"), which right after its
+// creation is only propagation.
+const notFoundYet = "does not exist"
 
 // Lookup is a value read at run time.
 type Lookup struct {
@@ -173,6 +181,14 @@ const (
 // looks it up: the URL exists only once the function is deployed.
 func URLPlaceholder(name string) string { return "{{url:" + name + "}}" }
 
+// The Artifact Registry repository Cloud Functions pushes the images of a
+// region's functions to, and the cleanup policy the deploy gives it (a file
+// relative to the module root, in gcloud's --policy format).
+const (
+	ArtifactsRepository = "gcf-artifacts"
+	CleanupPolicyFile   = "deploy/artifacts-cleanup.json"
+)
+
 // Placeholders for values that exist only once an earlier step has run.
 const (
 	// projectNumberPlaceholder names the Pub/Sub service agent.
@@ -188,7 +204,8 @@ const (
 //  3. Firestore rules, indexes and TTL policies (functions query by them);
 //  4. the topics, each publishable by the runtime account;
 //  5. each function with its size and identities, then who may invoke it,
-//     and for a scheduled one its Cloud Scheduler job, which needs its URL.
+//     and for a scheduled one its Cloud Scheduler job, which needs its URL;
+//  6. a cleanup policy for the functions' images.
 func Commands(p Plan) ([]Command, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -216,14 +233,16 @@ func Commands(p Plan) ([]Command, error) {
 			// conditional binding makes gcloud ask, which --quiet refuses.
 			Args: p.gcloud("projects", "add-iam-policy-binding", p.Project,
 				"--member="+g.Member, "--role="+g.Role, "--condition=None"),
-			Why: g.Member + ": " + g.Role + " (" + g.Why + ")",
+			Why:   g.Member + ": " + g.Role + " (" + g.Why + ")",
+			Retry: notFoundYet,
 		})
 	}
 	cmds = append(cmds, Command{
 		Args: p.gcloud("iam", "service-accounts", "add-iam-policy-binding", p.Accounts.Trigger,
 			"--member=serviceAccount:service-"+projectNumberPlaceholder+"@gcp-sa-pubsub.iam.gserviceaccount.com",
 			"--role=roles/iam.serviceAccountTokenCreator"),
-		Why: "let the Pub/Sub service agent sign the OIDC tokens of " + p.Accounts.Trigger + " on push deliveries",
+		Why:   "let the Pub/Sub service agent sign the OIDC tokens of " + p.Accounts.Trigger + " on push deliveries",
+		Retry: notFoundYet,
 		Lookups: []Lookup{{
 			Placeholder: projectNumberPlaceholder,
 			Args:        p.gcloud("projects", "describe", p.Project, "--format=value(projectNumber)"),
@@ -241,13 +260,20 @@ func Commands(p Plan) ([]Command, error) {
 		}, Command{
 			Args: p.gcloud("pubsub", "topics", "add-iam-policy-binding", t,
 				"--member=serviceAccount:"+p.Accounts.Runtime, "--role=roles/pubsub.publisher"),
-			Why: "let " + p.Accounts.Runtime + " publish to " + t + " (and to no other topic)",
+			Why:   "let " + p.Accounts.Runtime + " publish to " + t + " (and to no other topic)",
+			Retry: notFoundYet,
 		})
 	}
 	env := p.envFlag()
 	for _, d := range p.Declarations {
 		cmds = append(cmds, p.functionCommands(d, env)...)
 	}
+	cmds = append(cmds, Command{
+		// The repository exists once the first function is deployed.
+		Args: p.gcloud("artifacts", "repositories", "set-cleanup-policies", ArtifactsRepository,
+			"--location="+p.Region, "--policy="+CleanupPolicyFile, "--no-dry-run"),
+		Why: "delete all but the 2 newest images of each function after 7 days (" + CleanupPolicyFile + "); every deploy pushes one per function",
+	})
 	// Validate already refused emulator variables in p.Env; checking the
 	// output too guards every later edit of this function.
 	if err := CheckNoEmulatorEnv(cmds); err != nil {
@@ -321,7 +347,8 @@ func (p Plan) functionCommands(d functions.Declaration, env string) []Command {
 		cmds = append(cmds, Command{
 			Args: p.gcloud("functions", "add-invoker-policy-binding", d.Name, "--region="+p.Region,
 				"--member=serviceAccount:"+invoker),
-			Why: "let " + invoker + " invoke " + d.Name + " (Cloud Run checks the OIDC token of every request)",
+			Why:   "let " + invoker + " invoke " + d.Name + " (Cloud Run checks the OIDC token of every request)",
+			Retry: notFoundYet,
 		})
 	}
 	if d.Kind != functions.Schedule {

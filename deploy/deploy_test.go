@@ -160,6 +160,7 @@ func TestCommandsOrder(t *testing.T) {
 			want = append(want, "gcloud scheduler jobs create")
 		}
 	}
+	want = append(want, "gcloud artifacts repositories set-cleanup-policies")
 	require.Equal(t, want, heads)
 	require.Len(t, p.accountList(), 4)
 	require.Equal(t, APIs, cmds[0].Args[3:3+len(APIs)])
@@ -750,5 +751,46 @@ func TestChecksOnRepository(t *testing.T) {
 	}
 	for _, c := range Checks(moduleRootDir, testPlan()) {
 		require.NoError(t, c.Run(context.Background()), c.Name)
+	}
+}
+
+// TestExecuteRetriesPropagation: a grant to an account IAM does not know yet
+// is retried, with a wait before each retry, and gives up after a few; any
+// other failure of the same command is not retried.
+func TestExecuteRetriesPropagation(t *testing.T) {
+	errExit := errors.New("exit status 1")
+	grant := Command{Args: []string{"gcloud", "projects", "add-iam-policy-binding", "p"}, Why: "grant", Retry: notFoundYet}
+	tests := []struct {
+		name      string
+		failures  int
+		stderr    string
+		wantErr   bool
+		wantRuns  int
+		wantWaits []int
+	}{
+		{"propagates after two tries", 2, "ERROR: INVALID_ARGUMENT: Service account sx@p.iam.gserviceaccount.com does not exist.", false, 3, []int{1, 2}},
+		{"never propagates", 100, "ERROR: Service account x does not exist.", true, 1 + retries, []int{1, 2, 3, 4, 5, 6}},
+		{"other failure", 1, "ERROR: PERMISSION_DENIED", true, 1, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runs := 0
+			r, _ := fakeRunner(func([]string) (string, error) {
+				runs++
+				if runs <= tt.failures {
+					return tt.stderr, errExit
+				}
+				return "", nil
+			})
+			var waits []int
+			r.Wait = func(_ context.Context, attempt int) error {
+				waits = append(waits, attempt)
+				return nil
+			}
+			err := Execute(context.Background(), []Command{grant}, r)
+			require.Equal(t, tt.wantErr, err != nil, "%v", err)
+			require.Equal(t, tt.wantRuns, runs)
+			require.Equal(t, tt.wantWaits, waits)
+		})
 	}
 }

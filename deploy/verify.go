@@ -40,7 +40,31 @@ func Verify(p Plan, root string, s *standin.Server) []error {
 		v.function(d)
 	}
 	v.firestore()
+	v.artifacts()
 	return v.errs
+}
+
+// artifacts checks the images' cleanup policy against CleanupPolicyFile.
+func (v *verifier) artifacts() {
+	var want []struct {
+		Name   string `json:"name"`
+		Action struct {
+			Type string `json:"type"`
+		} `json:"action"`
+	}
+	if err := readJSON(filepath.Join(v.root, CleanupPolicyFile), &want); err != nil {
+		v.failf("%v", err)
+		return
+	}
+	repo := v.s.Resource("artifactregistry", "projects/"+v.p.Project+"/locations/"+v.p.Region+"/repositories/"+ArtifactsRepository)
+	got, _ := repo["cleanupPolicies"].(map[string]any)
+	if len(got) != len(want) || repo["cleanupPolicyDryRun"] != false {
+		v.failf("cleanup policies of %s: got %v (dry run %v), want %d in force", ArtifactsRepository, got, repo["cleanupPolicyDryRun"], len(want))
+		return
+	}
+	for _, w := range want {
+		v.want("cleanup policy "+w.Name, field(got, w.Name+".action"), w.Action.Type)
+	}
 }
 
 type verifier struct {

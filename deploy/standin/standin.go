@@ -163,12 +163,33 @@ func (s *Server) Uploads() [][]byte {
 }
 
 // State returns the stand-in's resources and IAM policies as JSON, keys
-// sorted: two deploys that converge leave the same State.
+// sorted, without what every deploy makes anew by design (the source
+// archive a function was built from, the rulesets firebase-tools uploads
+// and the one its release points to): two deploys of one plan that
+// converge leave the same State.
 func (s *Server) State() string {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, _ := json.MarshalIndent(map[string]any{"resources": s.resources, "policies": s.policies}, "", " ")
-	return string(b)
+	b, _ := json.Marshal(map[string]any{"resources": s.resources, "policies": s.policies})
+	s.mu.Unlock()
+	var st struct {
+		Resources map[string]map[string]any `json:"resources"`
+		Policies  map[string]any            `json:"policies"`
+	}
+	_ = json.Unmarshal(b, &st)
+	for k, r := range st.Resources {
+		switch {
+		case strings.HasPrefix(k, "cloudfunctions/"):
+			if bc, ok := r["buildConfig"].(map[string]any); ok {
+				delete(bc, "source")
+			}
+		case strings.HasPrefix(k, "firebaserules/") && strings.Contains(k, "/rulesets/"):
+			delete(st.Resources, k)
+		case strings.HasPrefix(k, "firebaserules/"):
+			delete(r, "rulesetName")
+		}
+	}
+	out, _ := json.MarshalIndent(st, "", " ")
+	return string(out)
 }
 
 // Resource returns the stored resource api/name ("cloudfunctions",
@@ -455,6 +476,12 @@ func (s *Server) complete(api, name string, res map[string]any) {
 		sc["uri"] = "https://" + service + "-standin.a.run.app"
 		if et, ok := res["eventTrigger"].(map[string]any); ok {
 			et["trigger"] = strings.Join(parts[:4], "/") + "/triggers/" + service
+		}
+		// The first deploy in a region creates the repository the images
+		// go to.
+		repo := strings.Join(parts[:4], "/") + "/repositories/gcf-artifacts"
+		if _, ok := s.resources["artifactregistry/"+repo]; !ok {
+			s.resources["artifactregistry/"+repo] = map[string]any{"name": repo, "format": "DOCKER"}
 		}
 	case api == "firestore" && parts[len(parts)-2] == "indexes":
 		// Firestore orders every composite index by the document name

@@ -167,11 +167,12 @@ func dryRunReport(ctx context.Context, w, stderr io.Writer, root string, plan de
 	defer os.RemoveAll(dir)
 	var log strings.Builder
 	start := time.Now()
-	srv, runErr := deploy.Offline(ctx, root, dir, os.Environ(), cmds, &log, &log)
-	if srv != nil {
-		defer srv.Close()
+	srv, err := standin.Start()
+	if err != nil {
+		return err
 	}
-	if runErr != nil {
+	defer srv.Close()
+	if runErr := deploy.Offline(ctx, srv, root, dir, os.Environ(), cmds, &log, &log); runErr != nil {
 		fmt.Fprintf(w, "%s\nFAIL every command against the local stand-in: %v\n", log.String(), runErr)
 		return errors.Join(checksErr, runErr)
 	}

@@ -7,6 +7,15 @@
 // them; [Checks] are the offline checks. The firebase CLI deploys what it owns
 // (rules, indexes, TTL policies); gcloud deploys the rest, because the Firebase
 // CLI cannot deploy Go functions.
+//
+// # Offline
+//
+// [Offline] runs the same commands, the real gcloud and firebase processes,
+// against a local stand-in for the Google APIs (package standin), and
+// [Verify] compares what the stand-in received with the plan; [CheckUpload]
+// compares the uploaded source with what the build needs. A dry run and the
+// package's tests do both, so a deploy is checked request by request before
+// any project sees it.
 package deploy
 
 import (
@@ -85,22 +94,24 @@ func DefaultAccounts(project string) Accounts {
 	}
 }
 
-// APIs are the services a fresh project must have enabled. gcloud checks
-// three of them itself and, under --quiet, only warns.
-var APIs = []string{
-	"cloudfunctions.googleapis.com",
-	"run.googleapis.com",              // gen2 functions are Cloud Run services
-	"cloudbuild.googleapis.com",       // builds the images
-	"artifactregistry.googleapis.com", // stores them
-	"eventarc.googleapis.com",         // Firestore and Pub/Sub triggers
-	"pubsub.googleapis.com",
-	"cloudscheduler.googleapis.com",
-	"firestore.googleapis.com",
-	"firebaserules.googleapis.com", // firebase deploy --only firestore:rules
-	"firebase.googleapis.com",      // the Firebase project firebase-tools deploys to
-	"identitytoolkit.googleapis.com",
-	"iam.googleapis.com",
-	"cloudresourcemanager.googleapis.com", // the project's IAM policy
+// APIs returns the services a fresh project must have enabled. gcloud
+// checks three of them itself and, under --quiet, only warns.
+func APIs() []string {
+	return []string{
+		"cloudfunctions.googleapis.com",
+		"run.googleapis.com",              // gen2 functions are Cloud Run services
+		"cloudbuild.googleapis.com",       // builds the images
+		"artifactregistry.googleapis.com", // stores them
+		"eventarc.googleapis.com",         // Firestore and Pub/Sub triggers
+		"pubsub.googleapis.com",
+		"cloudscheduler.googleapis.com",
+		"firestore.googleapis.com",
+		"firebaserules.googleapis.com", // firebase deploy --only firestore:rules
+		"firebase.googleapis.com",      // the Firebase project firebase-tools deploys to
+		"identitytoolkit.googleapis.com",
+		"iam.googleapis.com",
+		"cloudresourcemanager.googleapis.com", // the project's IAM policy
+	}
 }
 
 // Grant is one role given to one member on the project.
@@ -211,7 +222,7 @@ func Commands(p Plan) ([]Command, error) {
 		return nil, err
 	}
 	cmds := []Command{{
-		Args: p.gcloud(slices.Concat([]string{"services", "enable"}, APIs)...),
+		Args: p.gcloud(slices.Concat([]string{"services", "enable"}, APIs())...),
 		Why:  "enable the APIs the deploy and the functions use",
 	}, {
 		// The agent exists only once something asks for it; the grant

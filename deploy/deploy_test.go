@@ -140,7 +140,7 @@ func TestCommandsOrder(t *testing.T) {
 	for _, c := range cmds {
 		heads = append(heads, strings.Join(c.Args[:min(4, len(c.Args))], " "))
 	}
-	want := []string{"gcloud services enable " + APIs[0], "gcloud beta services identity"}
+	want := []string{"gcloud services enable " + APIs()[0], "gcloud beta services identity"}
 	for range p.accountList() {
 		want = append(want, "gcloud iam service-accounts create")
 	}
@@ -163,7 +163,7 @@ func TestCommandsOrder(t *testing.T) {
 	want = append(want, "gcloud artifacts repositories set-cleanup-policies")
 	require.Equal(t, want, heads)
 	require.Len(t, p.accountList(), 4)
-	require.Equal(t, APIs, cmds[0].Args[3:3+len(APIs)])
+	require.Equal(t, APIs(), cmds[0].Args[3:3+len(APIs())])
 }
 
 // schedulerJob finds the Cloud Scheduler job command of a function.

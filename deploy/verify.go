@@ -87,7 +87,7 @@ func (v *verifier) want(what string, got, want any) {
 
 func (v *verifier) apis() {
 	project := "projects/" + v.p.Project
-	for _, api := range APIs {
+	for _, api := range APIs() {
 		if v.s.Resource("serviceusage", project+"/services/"+api)["state"] != "ENABLED" {
 			v.failf("API %s not enabled", api)
 		}

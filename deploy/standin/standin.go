@@ -33,27 +33,31 @@ import (
 // ProjectNumber is the number every project has on the stand-in.
 const ProjectNumber = "123456789012"
 
-// APIs are the gcloud API names whose endpoints Env overrides: every API the
-// deploy's gcloud commands call, and a few they might, so that nothing
-// reaches Google by accident.
-var APIs = []string{
-	"artifactregistry", "cloudbuild", "cloudfunctions", "cloudresourcemanager", "cloudscheduler",
-	"eventarc", "firestore", "iam", "iamcredentials", "logging", "pubsub", "run", "serviceusage", "storage",
+// gcloudAPIs are the gcloud API names whose endpoints Env overrides: every
+// API the deploy's gcloud commands call, and a few they might, so that
+// nothing reaches Google by accident.
+func gcloudAPIs() []string {
+	return []string{
+		"artifactregistry", "cloudbuild", "cloudfunctions", "cloudresourcemanager", "cloudscheduler",
+		"eventarc", "firestore", "iam", "iamcredentials", "logging", "pubsub", "run", "serviceusage", "storage",
+	}
 }
 
 // firebaseURLs are firebase-tools' origin variables (lib/api.js envOverride),
 // each pointed at the stand-in under the API name it serves.
-var firebaseURLs = map[string]string{
-	"FIRESTORE_URL":                "firestore",
-	"FIREBASE_RULES_URL":           "firebaserules",
-	"FIREBASE_API_URL":             "firebase",
-	"FIREBASE_RESOURCEMANAGER_URL": "cloudresourcemanager",
-	"FIREBASE_SERVICE_USAGE_URL":   "serviceusage",
-	"FIREBASE_IAM_URL":             "iam",
-	"FIREBASE_TOKEN_URL":           "oauth",
-	"FIREBASE_CLOUDBILLING_URL":    "cloudbilling",
-	"FIREBASE_FUNCTIONS_V2_URL":    "cloudfunctions",
-	"FIREBASE_PUBSUB_URL":          "pubsub",
+func firebaseURLs() map[string]string {
+	return map[string]string{
+		"FIRESTORE_URL":                "firestore",
+		"FIREBASE_RULES_URL":           "firebaserules",
+		"FIREBASE_API_URL":             "firebase",
+		"FIREBASE_RESOURCEMANAGER_URL": "cloudresourcemanager",
+		"FIREBASE_SERVICE_USAGE_URL":   "serviceusage",
+		"FIREBASE_IAM_URL":             "iam",
+		"FIREBASE_TOKEN_URL":           "oauth",
+		"FIREBASE_CLOUDBILLING_URL":    "cloudbilling",
+		"FIREBASE_FUNCTIONS_V2_URL":    "cloudfunctions",
+		"FIREBASE_PUBSUB_URL":          "pubsub",
+	}
 }
 
 // Request is one recorded request.
@@ -132,11 +136,12 @@ func (s *Server) Env(dir string) ([]string, error) {
 		"FIREBASE_SKIP_UPDATE_CHECK=1",
 		"NPM_CONFIG_UPDATE_NOTIFIER=false",
 	}
-	for _, api := range APIs {
+	for _, api := range gcloudAPIs() {
 		env = append(env, "CLOUDSDK_API_ENDPOINT_OVERRIDES_"+strings.ToUpper(api)+"="+s.URL+"/"+api+"/")
 	}
-	for _, k := range slices.Sorted(maps.Keys(firebaseURLs)) {
-		env = append(env, k+"="+s.URL+"/"+firebaseURLs[k])
+	urls := firebaseURLs()
+	for _, k := range slices.Sorted(maps.Keys(urls)) {
+		env = append(env, k+"="+s.URL+"/"+urls[k])
 	}
 	return env, nil
 }
@@ -230,11 +235,10 @@ type status struct {
 	name string
 }
 
-var (
-	notFound      = status{http.StatusNotFound, "NOT_FOUND"}
-	alreadyExists = status{http.StatusConflict, "ALREADY_EXISTS"}
-	badRequest    = status{http.StatusBadRequest, "INVALID_ARGUMENT"}
-)
+// The errors the stand-in answers with.
+func notFound() status      { return status{http.StatusNotFound, "NOT_FOUND"} }
+func alreadyExists() status { return status{http.StatusConflict, "ALREADY_EXISTS"} }
+func badRequest() status    { return status{http.StatusBadRequest, "INVALID_ARGUMENT"} }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	raw, _ := io.ReadAll(r.Body)
@@ -261,9 +265,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-// lroAPIs answer creates and updates with a long-running operation; the
-// others with the resource itself.
-var lroAPIs = map[string]bool{"cloudfunctions": true, "serviceusage": true, "firestore": true, "run": true}
+// lroAPI reports the APIs that answer creates and updates with a
+// long-running operation; the others answer with the resource itself.
+func lroAPI(api string) bool {
+	return api == "cloudfunctions" || api == "serviceusage" || api == "firestore" || api == "run"
+}
 
 // handle answers req; s.mu is held.
 func (s *Server) handle(req Request, raw []byte) (any, status) {
@@ -278,7 +284,7 @@ func (s *Server) handle(req Request, raw []byte) (any, status) {
 	case strings.Contains(name, "operations/") && req.Method == http.MethodGet:
 		op, ok := s.ops[name[strings.Index(name, "operations/"):]]
 		if !ok {
-			return nil, notFound
+			return nil, notFound()
 		}
 		return op, status{}
 	case verb == "getIamPolicy":
@@ -289,7 +295,7 @@ func (s *Server) handle(req Request, raw []byte) (any, status) {
 	case verb == "setIamPolicy":
 		p, _ := req.Body["policy"].(map[string]any)
 		if p == nil {
-			return nil, badRequest
+			return nil, badRequest()
 		}
 		s.policies[key] = p
 		return p, status{}
@@ -333,7 +339,7 @@ func (s *Server) handle(req Request, raw []byte) (any, status) {
 		if res, ok := s.get(req.API, name); ok {
 			return res, status{}
 		}
-		return nil, notFound
+		return nil, notFound()
 	case http.MethodPost:
 		id, body := createdID(req)
 		if id == "" {
@@ -354,7 +360,7 @@ func (s *Server) handle(req Request, raw []byte) (any, status) {
 			return s.create(req.API, name, req.Body)
 		}
 		if !ok {
-			return nil, notFound
+			return nil, notFound()
 		}
 		merge(res, req.Body)
 		return s.result(req.API, res), status{}
@@ -362,7 +368,7 @@ func (s *Server) handle(req Request, raw []byte) (any, status) {
 		delete(s.resources, key)
 		return s.result(req.API, map[string]any{}), status{}
 	}
-	return nil, badRequest
+	return nil, badRequest()
 }
 
 // upserted reports the resources whose update creates them: every field of
@@ -448,7 +454,7 @@ func inCollection(name string, coll []string) bool {
 func (s *Server) create(api, name string, body map[string]any) (any, status) {
 	key := api + "/" + name
 	if _, ok := s.resources[key]; ok {
-		return nil, alreadyExists
+		return nil, alreadyExists()
 	}
 	res := map[string]any{}
 	merge(res, body)
@@ -505,7 +511,7 @@ func (s *Server) complete(api, name string, res map[string]any) {
 }
 
 func (s *Server) result(api string, res map[string]any) any {
-	if lroAPIs[api] {
+	if lroAPI(api) {
 		return s.op(res)
 	}
 	return res

@@ -794,3 +794,97 @@ func TestExecuteRetriesPropagation(t *testing.T) {
 		})
 	}
 }
+
+// TestNewTopicAndConsumerNeedNoToolChange: a topic added to the list and a
+// function on it are deployed like the others (created, publishable by the
+// runtime account, triggered as the trigger account), with no change here.
+func TestNewTopicAndConsumerNeedNoToolChange(t *testing.T) {
+	p := testPlan()
+	p.Topics = append(slices.Clone(p.Topics), "session-work")
+	p.Declarations = append(slices.Clone(p.Declarations), functions.Declaration{
+		Name: "workOnSession", Kind: functions.PubSub, Topic: "session-work", Retry: true, Size: testSize,
+	})
+	cmds, err := Commands(p)
+	require.NoError(t, err)
+	lines := strings.Split(Script(cmds), "\n")
+	for _, want := range []string{
+		"gcloud pubsub topics create session-work --project=example-prod --quiet",
+		"gcloud pubsub topics add-iam-policy-binding session-work --member=serviceAccount:sx-runtime@example-prod.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=example-prod --quiet",
+		"gcloud functions add-invoker-policy-binding workOnSession --region=us-central1 --member=serviceAccount:sx-trigger@example-prod.iam.gserviceaccount.com --project=example-prod --quiet",
+	} {
+		require.Contains(t, lines, want)
+	}
+	i := slices.IndexFunc(cmds, func(c Command) bool { return slices.Contains(c.Args, "workOnSession") })
+	require.GreaterOrEqual(t, i, 0)
+	for _, flag := range []string{"--trigger-topic=session-work", "--trigger-service-account=sx-trigger@example-prod.iam.gserviceaccount.com",
+		"--retry", "--concurrency=8", "--max-instances=3", "--timeout=30s", "--service-account=sx-runtime@example-prod.iam.gserviceaccount.com"} {
+		require.Contains(t, cmds[i].Args, flag)
+	}
+}
+
+// TestSizeLimits: sizes the platform refuses are refused before any upload.
+func TestSizeLimits(t *testing.T) {
+	tests := []struct {
+		name string
+		kind functions.Kind
+		edit func(*functions.Size)
+		msg  string
+	}{
+		{"valid", functions.Callable, func(*functions.Size) {}, ""},
+		{"concurrency needs a whole CPU", functions.Callable, func(s *functions.Size) { s.CPU = "0.5" }, "needs at least 1 CPU"},
+		{"fractional CPU alone is fine", functions.Callable, func(s *functions.Size) { s.CPU, s.Concurrency = "0.5", 1 }, ""},
+		{"no ceiling", functions.Callable, func(s *functions.Size) { s.MaxInstances = 0 }, "ceiling"},
+		{"min above max", functions.Callable, func(s *functions.Size) { s.MinInstances = 4 }, "min instances"},
+		{"event timeout above 540s", functions.PubSub, func(s *functions.Size) { s.Timeout = 600 * time.Second }, "timeout"},
+		{"HTTP timeout of 600s", functions.Callable, func(s *functions.Size) { s.Timeout = 600 * time.Second }, ""},
+		{"fractional seconds", functions.Callable, func(s *functions.Size) { s.Timeout = 1500 * time.Millisecond }, "timeout"},
+		{"memory unit", functions.Callable, func(s *functions.Size) { s.Memory = "512MB" }, "memory"},
+		{"too little memory", functions.Callable, func(s *functions.Size) { s.Memory = "64Mi" }, "128Mi"},
+		{"too much memory for one CPU", functions.Callable, func(s *functions.Size) { s.Memory = "8Gi" }, "2 CPUs"},
+		{"no concurrency", functions.Callable, func(s *functions.Size) { s.Concurrency = 0 }, "concurrency"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := functions.Declaration{Name: "f", Kind: tt.kind, Size: testSize}
+			if tt.kind == functions.PubSub {
+				d.Topic = functions.TopicExperienceEvents
+			}
+			tt.edit(&d.Size)
+			p := testPlan()
+			p.Declarations = []functions.Declaration{d}
+			_, err := Commands(p)
+			if tt.msg == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrInvalidPlan)
+			require.ErrorContains(t, err, tt.msg)
+		})
+	}
+}
+
+// TestScheduleTimeoutWithinInterval: a schedule whose runs could overlap is
+// refused by the offline checks.
+func TestScheduleTimeoutWithinInterval(t *testing.T) {
+	tests := []struct {
+		cron    string
+		timeout time.Duration
+		ok      bool
+	}{
+		{"*/5 * * * *", 5 * time.Minute, true},
+		{"*/5 * * * *", 6 * time.Minute, false},
+		{"* * * * *", time.Minute, true},
+		{"0,10 * * * *", 11 * time.Minute, false}, // 10 minutes between :00 and :10
+		{"17 * * * *", 9 * time.Minute, true},
+	}
+	for _, tt := range tests {
+		err := CheckSchedules([]functions.Declaration{{Name: "tick", Kind: functions.Schedule, Cron: tt.cron, TimeZone: "Etc/UTC",
+			Size: functions.Size{Timeout: tt.timeout}}})
+		if tt.ok {
+			require.NoError(t, err, tt.cron)
+		} else {
+			require.ErrorIs(t, err, ErrCheck, tt.cron)
+			require.ErrorContains(t, err, "overlap")
+		}
+	}
+}

@@ -1,9 +1,12 @@
 package deploy
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -887,4 +890,47 @@ func TestScheduleTimeoutWithinInterval(t *testing.T) {
 			require.ErrorContains(t, err, "overlap")
 		}
 	}
+}
+
+// TestCheckUploads: the uploaded archive must hold exactly the files the
+// functions build from.
+func TestCheckUploads(t *testing.T) {
+	ctx := context.Background()
+	want, err := buildFiles(ctx, moduleRootDir)
+	require.NoError(t, err)
+	require.True(t, want["go.mod"] && want["sharedexperiences.go"] && want["functions/declarations.go"])
+	archive := func(names []string) []byte {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for _, n := range names {
+			_, err := zw.Create(n)
+			require.NoError(t, err)
+		}
+		require.NoError(t, zw.Close())
+		return buf.Bytes()
+	}
+	exact := slices.Sorted(maps.Keys(want))
+	tests := []struct {
+		name  string
+		files []string
+		msg   string
+	}{
+		{"exactly the build's files", exact, ""},
+		{"directories are fine", append(slices.Clone(exact), "functions/"), ""},
+		{"a benchmark too", append(slices.Clone(exact), "bench/main.go"), "bench/main.go"},
+		{"a fuzz corpus too", append(slices.Clone(exact), "shared/events/testdata/fuzz/FuzzX/1"), "testdata"},
+		{"no go.sum", slices.DeleteFunc(slices.Clone(exact), func(n string) bool { return n == "go.sum" }), "lacks 1 file(s) the build needs: go.sum"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckUploads(ctx, moduleRootDir, [][]byte{archive(exact), archive(tt.files)})
+			if tt.msg == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrCheck)
+			require.ErrorContains(t, err, tt.msg)
+		})
+	}
+	require.ErrorContains(t, CheckUploads(ctx, moduleRootDir, nil), "nothing uploaded")
 }

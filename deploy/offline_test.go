@@ -204,9 +204,14 @@ func TestDeployOffline(t *testing.T) {
 	t.Run("uploaded source", func(t *testing.T) {
 		uploads := srv.Uploads()
 		require.Len(t, uploads, len(p.Declarations))
-		require.NoError(t, CheckUpload(ctx, moduleRootDir, uploads[0]))
-		for _, u := range uploads[1:] {
-			require.Equal(t, zipNames(t, uploads[0]), zipNames(t, u))
+		require.NoError(t, CheckUploads(ctx, moduleRootDir, uploads))
+		names := zipNames(t, uploads[0])
+		require.Contains(t, names, "sharedexperiences.go")
+		require.Contains(t, names, "functions/declarations.go")
+		for _, n := range names {
+			for _, out := range []string{"bench/", "emulator/", "deploy/", "internal/", "testdata/", "_test.go", ".git"} {
+				require.NotContains(t, n, out)
+			}
 		}
 	})
 

@@ -278,15 +278,27 @@ func jsonString(v any) string {
 	return string(b)
 }
 
-// CheckUpload checks a source archive gcloud uploaded against the module at
-// root: it must hold go.mod, go.sum and every non-test Go file of every
-// package the root package builds from, and nothing else (.gcloudignore
-// keeps the rest out).
-func CheckUpload(ctx context.Context, root string, archive []byte) error {
+// CheckUploads checks the source archives gcloud uploaded against the
+// module at root: each must hold go.mod, go.sum and every non-test Go file
+// of every package the root package builds from, and nothing else
+// (.gcloudignore keeps the rest out).
+func CheckUploads(ctx context.Context, root string, archives [][]byte) error {
+	if len(archives) == 0 {
+		return fmt.Errorf("%w: nothing uploaded", ErrCheck)
+	}
 	want, err := buildFiles(ctx, root)
 	if err != nil {
 		return err
 	}
+	for _, a := range archives {
+		if err := checkUpload(want, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func checkUpload(want map[string]bool, archive []byte) error {
 	zr, err := zip.NewReader(bytes.NewReader(archive), int64(len(archive)))
 	if err != nil {
 		return fmt.Errorf("%w: upload is not a zip: %w", ErrCheck, err)

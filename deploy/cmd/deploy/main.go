@@ -184,27 +184,13 @@ func dryRunReport(ctx context.Context, w, stderr io.Writer, root string, plan de
 	} else {
 		fmt.Fprintln(w, "PASS what the stand-in received: APIs, accounts, roles, topics, functions (triggers, retry, sizes, identities, environment), invokers, jobs (OIDC), rules and indexes")
 	}
-	uploadErr := checkUploads(ctx, root, srv)
+	uploadErr := deploy.CheckUploads(ctx, root, srv.Uploads())
 	if uploadErr != nil {
 		fmt.Fprintf(w, "FAIL uploaded source: %v\n", uploadErr)
 	} else {
 		fmt.Fprintln(w, "PASS uploaded source: exactly the files the functions build from (.gcloudignore)")
 	}
 	return errors.Join(checksErr, verifyErr, uploadErr)
-}
-
-// checkUploads checks every source archive the deploy uploaded.
-func checkUploads(ctx context.Context, root string, srv *standin.Server) error {
-	uploads := srv.Uploads()
-	if len(uploads) == 0 {
-		return errors.New("nothing uploaded")
-	}
-	for _, u := range uploads {
-		if err := deploy.CheckUpload(ctx, root, u); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // runChecks prints PASS or FAIL for every check, running them all so one

@@ -17,8 +17,8 @@ help:
 	@echo "make lint            gofmt, go vet, staticcheck"
 	@echo "make fuzz            each fuzz target for FUZZTIME (default 30s)"
 	@echo "make bench           the benchmark scenarios on a fresh stack; writes bench/RESULTS.md"
-	@echo "make deploy          rules, indexes, TTL (firebase) and functions, topics, schedules (gcloud)"
-	@echo "make deploy-dry-run  print every deploy command and check what can be checked offline"
+	@echo "make deploy          APIs, accounts, roles, rules, indexes, TTL, topics, functions, schedules (ARGS=\"-project P\")"
+	@echo "make deploy-dry-run  the plan, offline checks, and the whole deploy against a local stand-in"
 	@echo "make smoke           the Firebase JS SDK against a running 'make run'"
 
 # npm ci only when the lock file changed since the last install.
@@ -64,10 +64,10 @@ smoke: $(NODE_STAMP)
 	cd emulator && node smoke/client.mjs
 
 deploy: $(NODE_STAMP)
-	$(GO) run ./functions/cmd/deploy $(ARGS)
+	$(GO) run ./deploy/cmd/deploy $(ARGS)
 
-deploy-dry-run:
-	$(GO) run ./functions/cmd/deploy -dry-run $(ARGS)
+deploy-dry-run: $(NODE_STAMP)
+	$(GO) run ./deploy/cmd/deploy -dry-run $(ARGS)
 
 clean:
 	rm -rf emulator/node_modules

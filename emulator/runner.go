@@ -23,6 +23,7 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/pajama-app/sharedexperiences/functions"
+	"github.com/pajama-app/sharedexperiences/internal/workspace"
 )
 
 // Options configures a local stack. Zero values choose free ports and the
@@ -249,22 +250,7 @@ func (l *Local) RunSchedule(ctx context.Context, name string) ([]byte, error) {
 }
 
 // ModuleRoot finds go.mod from the working directory upwards.
-func ModuleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("emulator: no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+func ModuleRoot() (string, error) { return workspace.ModuleRoot() }
 
 // buildFunctionsHost compiles the process that serves every function, the
 // way the Go buildpack's generated main does.

@@ -3,7 +3,7 @@
 // encode the answer. [Declarations] is the one list of functions; the root
 // package registers them with functions-framework-go, the local runner in
 // emulator/ invokes them as Google Cloud would, and the deploy in
-// functions/deploy turns them into gcloud commands.
+// deploy/ turns them into gcloud commands.
 //
 // # Data flow
 //

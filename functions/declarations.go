@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 )
@@ -64,10 +65,77 @@ type Declaration struct {
 	// idempotent handlers.
 	Retry bool
 
+	// Size is what each instance gets and how far the function scales.
+	Size Size
+
 	// Exactly one of these is set, matching Kind: handlers of Callable and
 	// Schedule functions serve HTTP; the others take CloudEvents.
 	http       func(*App) http.Handler
 	cloudEvent func(*App, context.Context, event.Event) error
+}
+
+// Size is a function's Cloud Run sizing, deployed as gcloud's --concurrency,
+// --cpu, --memory, --timeout, --max-instances and --min-instances.
+type Size struct {
+	// Concurrency is how many requests one instance serves at once; above 1
+	// Cloud Run requires at least one whole CPU.
+	Concurrency int
+	// CPU is in vCPUs ("1", "0.5"); Memory in Kubernetes units ("512Mi").
+	CPU    string
+	Memory string
+	// Timeout bounds one invocation. For event-driven functions it is also
+	// the Pub/Sub push subscription's ack deadline, so it decides how soon a
+	// hung delivery is redelivered (at most 540 s for them).
+	Timeout time.Duration
+	// MaxInstances caps scale-out; MinInstances are kept warm (and billed).
+	MaxInstances int
+	MinInstances int
+}
+
+// The sizes, each with the reasoning for the functions that use it.
+var (
+	// sequencerSize (onEventCreated): the sequencer's per-instance lanes
+	// batch one session's triggers only within one instance, and instances
+	// contend on the session document's transaction. Measured (bench
+	// scenario 9, one session, 20 writers): 1 instance 2840 events/s, 4
+	// instances 188/s, 16 instances 5/s. So: many concurrent deliveries per
+	// instance for the lanes to batch (80, which needs a whole CPU), and a
+	// ceiling of 4, the largest measured count that still sequences a hot
+	// session faster than its SESSION_EVENTS_PER_SECOND cap (100). 512 MiB:
+	// 200 pending events of 1 MiB peaked the functions host at ~52 MiB RSS,
+	// and events are capped at MAX_EVENT_BYTES (16 KiB by default). 120 s:
+	// up to 20 transaction attempts under contention (the 16-instance run's
+	// p95 per call was 4.9 s) with room to spare, and a hung delivery is
+	// redelivered after 2 minutes, not the 9 of the maximum. No warm
+	// instance: a cold start (about a second for Go) delays only the first
+	// event after an idle period.
+	sequencerSize = Size{Concurrency: 80, CPU: "1", Memory: "512Mi", Timeout: 120 * time.Second, MaxInstances: 4}
+	// consumerSize (compactOnEvents): one message per event, mostly a
+	// counter increment; a compaction folds a session's events into a state
+	// bounded by MaxSnapshotStateBytes. Compactions of one session contend
+	// like sequencing does, so the ceiling is low as well; 512 MiB holds a
+	// fold of a batch of events with the state.
+	consumerSize = Size{Concurrency: 80, CPU: "1", Memory: "512Mi", Timeout: 120 * time.Second, MaxInstances: 4}
+	// callSize (onCallWritten): a few writes per call document change.
+	callSize = Size{Concurrency: 80, CPU: "1", Memory: "256Mi", Timeout: 60 * time.Second, MaxInstances: 10}
+	// callableSize: short transactions on one session per request, waiting
+	// on Firestore and Auth most of the time, so one CPU serves many at
+	// once. 60 s stays under the client SDK's 70 s default timeout, so a
+	// client sees the server's answer rather than its own timeout. 20
+	// instances x 80 requests bounds what a flood can cost.
+	callableSize = Size{Concurrency: 80, CPU: "1", Memory: "256Mi", Timeout: 60 * time.Second, MaxInstances: 20}
+)
+
+// scheduleSize is the size of a scheduled function run every interval.
+// Today each run loops over the sessions that need work, one after another.
+// One instance serving one request means two runs never overlap (a tick that
+// finds the run before it still going waits or is refused, and the next
+// tick takes over); the timeout is the interval, capped at 9 minutes, so a
+// run that cannot finish stops before the next one starts. The deploy checks
+// the timeout against the cron expression, so a tighter schedule without a
+// shorter timeout is refused.
+func scheduleSize(interval time.Duration) Size {
+	return Size{Concurrency: 1, CPU: "1", Memory: "512Mi", Timeout: min(interval, 9*time.Minute), MaxInstances: 1}
 }
 
 // Declarations returns every function of the backend.
@@ -79,6 +147,7 @@ func Declarations() []Declaration {
 			EventType:  EventCreated,
 			Document:   "experience_sessions/{sessionId}/events/{eventId}",
 			Retry:      true,
+			Size:       sequencerSize,
 			cloudEvent: (*App).onEventCreated,
 		},
 		{
@@ -87,24 +156,26 @@ func Declarations() []Declaration {
 			EventType:  EventWritten,
 			Document:   "calls/{callId}",
 			Retry:      true,
+			Size:       callSize,
 			cloudEvent: (*App).onCallWritten,
 		},
-		{Name: "createSession", Kind: Callable, http: (*App).createSession},
-		{Name: "discoverSessions", Kind: Callable, http: (*App).discoverSessions},
-		{Name: "joinSession", Kind: Callable, http: (*App).joinSession},
-		{Name: "leaveSession", Kind: Callable, http: (*App).leaveSession},
-		{Name: "endSession", Kind: Callable, http: (*App).endSession},
-		{Name: "transferOwnership", Kind: Callable, http: (*App).transferOwnership},
-		{Name: "closeStaleSessions", Kind: Schedule, Cron: "*/5 * * * *", TimeZone: "Etc/UTC", http: (*App).closeStaleSessions},
-		{Name: "checkPresence", Kind: Schedule, Cron: "* * * * *", TimeZone: "Etc/UTC", http: (*App).checkPresence},
-		{Name: "compactSnapshots", Kind: Schedule, Cron: "*/5 * * * *", TimeZone: "Etc/UTC", http: (*App).compactSnapshots},
-		{Name: "sweepPendingEvents", Kind: Schedule, Cron: "* * * * *", TimeZone: "Etc/UTC", http: (*App).sweepPendingEvents},
-		{Name: "cleanupEndedSessions", Kind: Schedule, Cron: "17 * * * *", TimeZone: "Etc/UTC", http: (*App).cleanupEndedSessions},
+		{Name: "createSession", Kind: Callable, Size: callableSize, http: (*App).createSession},
+		{Name: "discoverSessions", Kind: Callable, Size: callableSize, http: (*App).discoverSessions},
+		{Name: "joinSession", Kind: Callable, Size: callableSize, http: (*App).joinSession},
+		{Name: "leaveSession", Kind: Callable, Size: callableSize, http: (*App).leaveSession},
+		{Name: "endSession", Kind: Callable, Size: callableSize, http: (*App).endSession},
+		{Name: "transferOwnership", Kind: Callable, Size: callableSize, http: (*App).transferOwnership},
+		{Name: "closeStaleSessions", Kind: Schedule, Cron: "*/5 * * * *", TimeZone: "Etc/UTC", Size: scheduleSize(5 * time.Minute), http: (*App).closeStaleSessions},
+		{Name: "checkPresence", Kind: Schedule, Cron: "* * * * *", TimeZone: "Etc/UTC", Size: scheduleSize(time.Minute), http: (*App).checkPresence},
+		{Name: "compactSnapshots", Kind: Schedule, Cron: "*/5 * * * *", TimeZone: "Etc/UTC", Size: scheduleSize(5 * time.Minute), http: (*App).compactSnapshots},
+		{Name: "sweepPendingEvents", Kind: Schedule, Cron: "* * * * *", TimeZone: "Etc/UTC", Size: scheduleSize(time.Minute), http: (*App).sweepPendingEvents},
+		{Name: "cleanupEndedSessions", Kind: Schedule, Cron: "17 * * * *", TimeZone: "Etc/UTC", Size: scheduleSize(time.Hour), http: (*App).cleanupEndedSessions},
 		{
 			Name:       "compactOnEvents",
 			Kind:       PubSub,
 			Topic:      TopicExperienceEvents,
 			Retry:      true,
+			Size:       consumerSize,
 			cloudEvent: (*App).compactOnEvents,
 		},
 	}

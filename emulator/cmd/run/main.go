@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/pajama-app/sharedexperiences/emulator"
+	"github.com/pajama-app/sharedexperiences/internal/workspace"
 	"github.com/pajama-app/sharedexperiences/shared/config"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
 )
@@ -42,7 +43,7 @@ func run() error {
 		return err
 	}
 	if *project == "" {
-		if *project, err = readDefaultProject(filepath.Join(root, ".firebaserc")); err != nil {
+		if *project, err = workspace.DefaultProject(root); err != nil {
 			return err
 		}
 	}
@@ -129,23 +130,6 @@ func readFirebaseJSON(path string) (firebaseJSON, error) {
 		return c, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil
-}
-
-func readDefaultProject(path string) (string, error) {
-	var rc struct {
-		Projects map[string]string `json:"projects"`
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	if err := json.Unmarshal(b, &rc); err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	if rc.Projects["default"] == "" {
-		return "", fmt.Errorf("%s: no default project", path)
-	}
-	return rc.Projects["default"], nil
 }
 
 func hostOf(hp string) string {

@@ -368,11 +368,37 @@ func CheckSchedules(decls []functions.Declaration) error {
 		if d.TimeZone == "" || d.TimeZone == "Local" {
 			return fmt.Errorf("%w: %s: time zone %q is not an IANA name", ErrCheck, d.Name, d.TimeZone)
 		}
-		if _, err := time.LoadLocation(d.TimeZone); err != nil {
+		loc, err := time.LoadLocation(d.TimeZone)
+		if err != nil {
 			return fmt.Errorf("%w: %s: time zone: %w", ErrCheck, d.Name, err)
+		}
+		sched, _ := p.Parse(d.Cron)
+		if gap := shortestGap(sched, loc); d.Size.Timeout > gap {
+			return fmt.Errorf("%w: %s: timeout %s is longer than the %s between two runs of %q; runs would overlap", ErrCheck, d.Name, d.Size.Timeout, gap, d.Cron)
 		}
 	}
 	return nil
+}
+
+// shortestGap is the shortest time between two consecutive activations of
+// sched over a year (long enough to meet every day-of-month and weekday
+// combination, and a daylight saving change in loc), or over its first
+// 20,000 activations when those come sooner: a schedule that frequent
+// repeats within a day.
+func shortestGap(sched cron.Schedule, loc *time.Location) time.Duration {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, loc)
+	end := start.AddDate(1, 0, 0)
+	shortest := end.Sub(start)
+	prev := sched.Next(start)
+	for n := 0; n < 20000 && !prev.IsZero() && prev.Before(end); n++ {
+		next := sched.Next(prev)
+		if next.IsZero() {
+			break
+		}
+		shortest = min(shortest, next.Sub(prev))
+		prev = next
+	}
+	return shortest
 }
 
 // CheckDocumentPatterns checks every Firestore trigger's document pattern.

@@ -1,14 +1,18 @@
 package deploy
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"errors"
 	"flag"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -17,8 +21,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/plan.golden from the current declarations")
 
-// moduleRootDir is the repository root, two levels above this package.
-const moduleRootDir = "../.."
+// moduleRootDir is the repository root, one level above this package.
+const moduleRootDir = ".."
+
+var testSize = functions.Size{Concurrency: 8, CPU: "1", Memory: "256Mi", Timeout: 30 * time.Second, MaxInstances: 3}
 
 func testPlan() Plan {
 	return Plan{
@@ -26,7 +32,7 @@ func testPlan() Plan {
 		Region:       "us-central1",
 		Location:     "nam5",
 		Runtime:      "go126",
-		SchedulerSA:  "scheduler@example-prod.iam.gserviceaccount.com",
+		Accounts:     DefaultAccounts("example-prod"),
 		Declarations: functions.Declarations(),
 		Topics:       functions.Topics(),
 	}
@@ -44,8 +50,8 @@ func TestCommandsGolden(t *testing.T) {
 		require.NoError(t, os.WriteFile(golden, []byte(got), 0o644))
 	}
 	want, err := os.ReadFile(golden)
-	require.NoError(t, err, "run go test ./functions/deploy -update to create it")
-	require.Equal(t, string(want), got, "run go test ./functions/deploy -update and review the diff")
+	require.NoError(t, err, "run go test ./deploy -update to create it")
+	require.Equal(t, string(want), got, "run go test ./deploy -update and review the diff")
 }
 
 func TestCommandsPerKind(t *testing.T) {
@@ -102,10 +108,15 @@ func TestCommandsPerKind(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p := testPlan()
+			tt.decl.Size = testSize
 			p.Declarations = []functions.Declaration{tt.decl}
 			cmds, err := Commands(p)
 			require.NoError(t, err)
-			deployCmd := cmds[1+len(p.Topics)]
+			i := slices.IndexFunc(cmds, func(c Command) bool {
+				return slices.Contains(c.Args, "deploy") && slices.Contains(c.Args, tt.decl.Name)
+			})
+			require.GreaterOrEqual(t, i, 0)
+			deployCmd := cmds[i]
 			require.Equal(t, []string{"gcloud", "functions", "deploy", tt.decl.Name}, deployCmd.Args[:4])
 			for _, f := range tt.want {
 				require.Contains(t, deployCmd.Args, f)
@@ -119,29 +130,43 @@ func TestCommandsPerKind(t *testing.T) {
 	}
 }
 
-// TestCommandsOrder: rules and indexes first, then every topic, then one
-// deploy per declared function in declaration order, each scheduled one
-// followed by its invoker binding and its job.
+// TestCommandsOrder: APIs, the Pub/Sub agent, accounts, project roles and
+// the agent's token grant first, then rules and indexes, then every topic
+// with its publisher, then one deploy per declared function in declaration
+// order, each followed by its invoker binding (not for callables: public
+// through --allow-unauthenticated) and, for a scheduled one, its job.
 func TestCommandsOrder(t *testing.T) {
-	cmds, err := Commands(testPlan())
+	p := testPlan()
+	cmds, err := Commands(p)
 	require.NoError(t, err)
 	var heads []string
 	for _, c := range cmds {
 		heads = append(heads, strings.Join(c.Args[:min(4, len(c.Args))], " "))
 	}
-	want := []string{"npx --prefix emulator firebase"}
+	want := []string{"gcloud services enable " + APIs()[0], "gcloud beta services identity"}
+	for range p.accountList() {
+		want = append(want, "gcloud iam service-accounts create")
+	}
+	for range p.Roles() {
+		want = append(want, "gcloud projects add-iam-policy-binding example-prod")
+	}
+	want = append(want, "gcloud iam service-accounts add-iam-policy-binding", "npx --prefix emulator firebase")
 	for range functions.Topics() {
-		want = append(want, "gcloud pubsub topics create")
+		want = append(want, "gcloud pubsub topics create", "gcloud pubsub topics add-iam-policy-binding")
 	}
 	for _, d := range functions.Declarations() {
 		want = append(want, "gcloud functions deploy "+d.Name)
+		if d.Kind != functions.Callable {
+			want = append(want, "gcloud functions add-invoker-policy-binding "+d.Name)
+		}
 		if d.Kind == functions.Schedule {
-			want = append(want, "gcloud functions add-invoker-policy-binding "+d.Name, "gcloud scheduler jobs create")
+			want = append(want, "gcloud scheduler jobs create")
 		}
 	}
+	want = append(want, "gcloud artifacts repositories set-cleanup-policies")
 	require.Equal(t, want, heads)
-	require.Equal(t, []string{"npx", "--prefix", "emulator", "firebase", "deploy", "--only",
-		"firestore:rules,firestore:indexes", "--project", "example-prod", "--non-interactive"}, cmds[0].Args)
+	require.Len(t, p.accountList(), 4)
+	require.Equal(t, APIs(), cmds[0].Args[3:3+len(APIs())])
 }
 
 // schedulerJob finds the Cloud Scheduler job command of a function.
@@ -156,12 +181,10 @@ func schedulerJob(t *testing.T, cmds []Command, name string) Command {
 	return Command{}
 }
 
-func schedules() int {
+func lookups(cmds []Command) int {
 	n := 0
-	for _, d := range functions.Declarations() {
-		if d.Kind == functions.Schedule {
-			n++
-		}
+	for _, c := range cmds {
+		n += len(c.Lookups)
 	}
 	return n
 }
@@ -172,7 +195,7 @@ func TestScheduleCommands(t *testing.T) {
 	job := schedulerJob(t, cmds, "closeStaleSessions")
 	url := URLPlaceholder("closeStaleSessions")
 	require.Contains(t, job.Args, "--uri="+url)
-	require.Contains(t, job.Args, "--oidc-service-account-email=scheduler@example-prod.iam.gserviceaccount.com")
+	require.Contains(t, job.Args, "--oidc-service-account-email=sx-scheduler@example-prod.iam.gserviceaccount.com")
 	require.Contains(t, job.Args, "--schedule=*/5 * * * *")
 	require.Contains(t, job.Args, "--time-zone=Etc/UTC")
 	require.Contains(t, job.Args, "--http-method=POST")
@@ -207,7 +230,9 @@ func TestPlanValidate(t *testing.T) {
 		{"not go", func(p *Plan) { p.Runtime = "nodejs22" }, ErrInvalidPlan, "nodejs22"},
 		{"no functions", func(p *Plan) { p.Declarations = nil }, ErrInvalidPlan, "no functions"},
 		{"bad topic", func(p *Plan) { p.Topics = []string{"goog-x"} }, ErrInvalidPlan, "goog-x"},
-		{"no scheduler account", func(p *Plan) { p.SchedulerSA = "" }, ErrInvalidPlan, "closeStaleSessions"},
+		{"no scheduler account", func(p *Plan) { p.Accounts.Scheduler = "" }, ErrInvalidPlan, "service account"},
+		{"account of another project", func(p *Plan) { p.Accounts.Runtime = "sx-runtime@other.iam.gserviceaccount.com" }, ErrInvalidPlan, "other"},
+		{"account id too short", func(p *Plan) { p.Accounts.Build = "b@example-prod.iam.gserviceaccount.com" }, ErrInvalidPlan, "service account"},
 		{"unknown kind", func(p *Plan) {
 			p.Declarations = []functions.Declaration{{Name: "x", Kind: "cron"}}
 		}, ErrInvalidPlan, "unknown kind"},
@@ -328,6 +353,16 @@ func TestExecute(t *testing.T) {
 	cmds, err := Commands(testPlan())
 	require.NoError(t, err)
 	job := schedulerJob(t, cmds, "closeStaleSessions")
+	// lookup answers the commands whose output Execute reads.
+	lookup := func(args []string) string {
+		switch {
+		case slices.Contains(args, "functions") && slices.Contains(args, "describe"):
+			return url + "\n"
+		case slices.Contains(args, "projects") && slices.Contains(args, "describe"):
+			return "123456789012\n"
+		}
+		return ""
+	}
 
 	tests := []struct {
 		name    string
@@ -338,14 +373,11 @@ func TestExecute(t *testing.T) {
 		{
 			name: "every step runs in order, the URL is looked up and substituted",
 			respond: func(args []string) (string, error) {
-				if slices.Contains(args, "describe") {
-					return url + "\n", nil
-				}
-				return "", nil
+				return lookup(args), nil
 			},
 			check: func(t *testing.T, calls []call) {
 				// One URL lookup before each scheduler job.
-				require.Len(t, calls, len(cmds)+schedules())
+				require.Len(t, calls, len(cmds)+lookups(cmds))
 				i := slices.IndexFunc(calls, func(c call) bool {
 					return c.kind == "run" && slices.Contains(c.args, "closeStaleSessions") && slices.Contains(c.args, "scheduler")
 				})
@@ -363,26 +395,20 @@ func TestExecute(t *testing.T) {
 		{
 			name: "existing topic is kept",
 			respond: func(args []string) (string, error) {
-				switch {
-				case slices.Contains(args, "topics"):
+				if slices.Contains(args, "topics") && slices.Contains(args, "create") {
 					return "ERROR: Failed to create topic: Resource already exists in the project (resource=x).", errExit
-				case slices.Contains(args, "describe"):
-					return url, nil
 				}
-				return "", nil
+				return lookup(args), nil
 			},
-			check: func(t *testing.T, calls []call) { require.Len(t, calls, len(cmds)+schedules()) },
+			check: func(t *testing.T, calls []call) { require.Len(t, calls, len(cmds)+lookups(cmds)) },
 		},
 		{
 			name: "existing scheduler job is updated",
 			respond: func(args []string) (string, error) {
-				switch {
-				case slices.Contains(args, "create") && slices.Contains(args, "scheduler"):
+				if slices.Contains(args, "create") && slices.Contains(args, "scheduler") {
 					return "ERROR: (gcloud.scheduler.jobs.create.http) ALREADY_EXISTS: Job already exists.", errExit
-				case slices.Contains(args, "describe"):
-					return url, nil
 				}
-				return "", nil
+				return lookup(args), nil
 			},
 			check: func(t *testing.T, calls []call) {
 				// Every failed create is followed by the update of that job.
@@ -404,7 +430,7 @@ func TestExecute(t *testing.T) {
 				if slices.Contains(args, "discoverSessions") {
 					return "ERROR: build failed", errExit
 				}
-				return "", nil
+				return lookup(args), nil
 			},
 			wantErr: "callable discoverSessions",
 			check: func(t *testing.T, calls []call) {
@@ -422,7 +448,7 @@ func TestExecute(t *testing.T) {
 				if slices.Contains(args, "onEventCreated") {
 					return "already exists", errExit
 				}
-				return "", nil
+				return lookup(args), nil
 			},
 			wantErr: "onEventCreated",
 		},
@@ -720,17 +746,6 @@ func TestCheckNames(t *testing.T) {
 	}
 }
 
-func TestDefaultProject(t *testing.T) {
-	p, err := DefaultProject(writeTree(t, map[string]string{".firebaserc": `{"projects": {"default": "example-prod"}}`}))
-	require.NoError(t, err)
-	require.Equal(t, "example-prod", p)
-
-	_, err = DefaultProject(writeTree(t, map[string]string{".firebaserc": `{"projects": {}}`}))
-	require.ErrorContains(t, err, "projects.default")
-	_, err = DefaultProject(t.TempDir())
-	require.ErrorIs(t, err, os.ErrNotExist)
-}
-
 // TestChecksOnRepository runs every offline check on this repository, as
 // `make deploy-dry-run` does.
 func TestChecksOnRepository(t *testing.T) {
@@ -740,4 +755,182 @@ func TestChecksOnRepository(t *testing.T) {
 	for _, c := range Checks(moduleRootDir, testPlan()) {
 		require.NoError(t, c.Run(context.Background()), c.Name)
 	}
+}
+
+// TestExecuteRetriesPropagation: a grant to an account IAM does not know yet
+// is retried, with a wait before each retry, and gives up after a few; any
+// other failure of the same command is not retried.
+func TestExecuteRetriesPropagation(t *testing.T) {
+	errExit := errors.New("exit status 1")
+	grant := Command{Args: []string{"gcloud", "projects", "add-iam-policy-binding", "p"}, Why: "grant", Retry: notFoundYet}
+	tests := []struct {
+		name      string
+		failures  int
+		stderr    string
+		wantErr   bool
+		wantRuns  int
+		wantWaits []int
+	}{
+		{"propagates after two tries", 2, "ERROR: INVALID_ARGUMENT: Service account sx@p.iam.gserviceaccount.com does not exist.", false, 3, []int{1, 2}},
+		{"never propagates", 100, "ERROR: Service account x does not exist.", true, 1 + retries, []int{1, 2, 3, 4, 5, 6}},
+		{"other failure", 1, "ERROR: PERMISSION_DENIED", true, 1, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runs := 0
+			r, _ := fakeRunner(func([]string) (string, error) {
+				runs++
+				if runs <= tt.failures {
+					return tt.stderr, errExit
+				}
+				return "", nil
+			})
+			var waits []int
+			r.Wait = func(_ context.Context, attempt int) error {
+				waits = append(waits, attempt)
+				return nil
+			}
+			err := Execute(context.Background(), []Command{grant}, r)
+			require.Equal(t, tt.wantErr, err != nil, "%v", err)
+			require.Equal(t, tt.wantRuns, runs)
+			require.Equal(t, tt.wantWaits, waits)
+		})
+	}
+}
+
+// TestNewTopicAndConsumerNeedNoToolChange: a topic added to the list and a
+// function on it are deployed like the others (created, publishable by the
+// runtime account, triggered as the trigger account), with no change here.
+func TestNewTopicAndConsumerNeedNoToolChange(t *testing.T) {
+	p := testPlan()
+	p.Topics = append(slices.Clone(p.Topics), "session-work")
+	p.Declarations = append(slices.Clone(p.Declarations), functions.Declaration{
+		Name: "workOnSession", Kind: functions.PubSub, Topic: "session-work", Retry: true, Size: testSize,
+	})
+	cmds, err := Commands(p)
+	require.NoError(t, err)
+	lines := strings.Split(Script(cmds), "\n")
+	for _, want := range []string{
+		"gcloud pubsub topics create session-work --project=example-prod --quiet",
+		"gcloud pubsub topics add-iam-policy-binding session-work --member=serviceAccount:sx-runtime@example-prod.iam.gserviceaccount.com --role=roles/pubsub.publisher --project=example-prod --quiet",
+		"gcloud functions add-invoker-policy-binding workOnSession --region=us-central1 --member=serviceAccount:sx-trigger@example-prod.iam.gserviceaccount.com --project=example-prod --quiet",
+	} {
+		require.Contains(t, lines, want)
+	}
+	i := slices.IndexFunc(cmds, func(c Command) bool { return slices.Contains(c.Args, "workOnSession") })
+	require.GreaterOrEqual(t, i, 0)
+	for _, flag := range []string{"--trigger-topic=session-work", "--trigger-service-account=sx-trigger@example-prod.iam.gserviceaccount.com",
+		"--retry", "--concurrency=8", "--max-instances=3", "--timeout=30s", "--service-account=sx-runtime@example-prod.iam.gserviceaccount.com"} {
+		require.Contains(t, cmds[i].Args, flag)
+	}
+}
+
+// TestSizeLimits: sizes the platform refuses are refused before any upload.
+func TestSizeLimits(t *testing.T) {
+	tests := []struct {
+		name string
+		kind functions.Kind
+		edit func(*functions.Size)
+		msg  string
+	}{
+		{"valid", functions.Callable, func(*functions.Size) {}, ""},
+		{"concurrency needs a whole CPU", functions.Callable, func(s *functions.Size) { s.CPU = "0.5" }, "needs at least 1 CPU"},
+		{"fractional CPU alone is fine", functions.Callable, func(s *functions.Size) { s.CPU, s.Concurrency = "0.5", 1 }, ""},
+		{"no ceiling", functions.Callable, func(s *functions.Size) { s.MaxInstances = 0 }, "ceiling"},
+		{"min above max", functions.Callable, func(s *functions.Size) { s.MinInstances = 4 }, "min instances"},
+		{"event timeout above 540s", functions.PubSub, func(s *functions.Size) { s.Timeout = 600 * time.Second }, "timeout"},
+		{"HTTP timeout of 600s", functions.Callable, func(s *functions.Size) { s.Timeout = 600 * time.Second }, ""},
+		{"fractional seconds", functions.Callable, func(s *functions.Size) { s.Timeout = 1500 * time.Millisecond }, "timeout"},
+		{"memory unit", functions.Callable, func(s *functions.Size) { s.Memory = "512MB" }, "memory"},
+		{"too little memory", functions.Callable, func(s *functions.Size) { s.Memory = "64Mi" }, "128Mi"},
+		{"too much memory for one CPU", functions.Callable, func(s *functions.Size) { s.Memory = "8Gi" }, "2 CPUs"},
+		{"no concurrency", functions.Callable, func(s *functions.Size) { s.Concurrency = 0 }, "concurrency"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := functions.Declaration{Name: "f", Kind: tt.kind, Size: testSize}
+			if tt.kind == functions.PubSub {
+				d.Topic = functions.TopicExperienceEvents
+			}
+			tt.edit(&d.Size)
+			p := testPlan()
+			p.Declarations = []functions.Declaration{d}
+			_, err := Commands(p)
+			if tt.msg == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrInvalidPlan)
+			require.ErrorContains(t, err, tt.msg)
+		})
+	}
+}
+
+// TestScheduleTimeoutWithinInterval: a schedule whose runs could overlap is
+// refused by the offline checks.
+func TestScheduleTimeoutWithinInterval(t *testing.T) {
+	tests := []struct {
+		cron    string
+		timeout time.Duration
+		ok      bool
+	}{
+		{"*/5 * * * *", 5 * time.Minute, true},
+		{"*/5 * * * *", 6 * time.Minute, false},
+		{"* * * * *", time.Minute, true},
+		{"0,10 * * * *", 11 * time.Minute, false}, // 10 minutes between :00 and :10
+		{"17 * * * *", 9 * time.Minute, true},
+	}
+	for _, tt := range tests {
+		err := CheckSchedules([]functions.Declaration{{Name: "tick", Kind: functions.Schedule, Cron: tt.cron, TimeZone: "Etc/UTC",
+			Size: functions.Size{Timeout: tt.timeout}}})
+		if tt.ok {
+			require.NoError(t, err, tt.cron)
+		} else {
+			require.ErrorIs(t, err, ErrCheck, tt.cron)
+			require.ErrorContains(t, err, "overlap")
+		}
+	}
+}
+
+// TestCheckUploads: the uploaded archive must hold exactly the files the
+// functions build from.
+func TestCheckUploads(t *testing.T) {
+	ctx := context.Background()
+	want, err := buildFiles(ctx, moduleRootDir)
+	require.NoError(t, err)
+	require.True(t, want["go.mod"] && want["sharedexperiences.go"] && want["functions/declarations.go"])
+	archive := func(names []string) []byte {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		for _, n := range names {
+			_, err := zw.Create(n)
+			require.NoError(t, err)
+		}
+		require.NoError(t, zw.Close())
+		return buf.Bytes()
+	}
+	exact := slices.Sorted(maps.Keys(want))
+	tests := []struct {
+		name  string
+		files []string
+		msg   string
+	}{
+		{"exactly the build's files", exact, ""},
+		{"directories are fine", append(slices.Clone(exact), "functions/"), ""},
+		{"a benchmark too", append(slices.Clone(exact), "bench/main.go"), "bench/main.go"},
+		{"a fuzz corpus too", append(slices.Clone(exact), "shared/events/testdata/fuzz/FuzzX/1"), "testdata"},
+		{"no go.sum", slices.DeleteFunc(slices.Clone(exact), func(n string) bool { return n == "go.sum" }), "lacks 1 file(s) the build needs: go.sum"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckUploads(ctx, moduleRootDir, [][]byte{archive(exact), archive(tt.files)})
+			if tt.msg == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrCheck)
+			require.ErrorContains(t, err, tt.msg)
+		})
+	}
+	require.ErrorContains(t, CheckUploads(ctx, moduleRootDir, nil), "nothing uploaded")
 }

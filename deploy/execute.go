@@ -5,7 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
+	"slices"
 	"strings"
+	"time"
+
+	"github.com/pajama-app/sharedexperiences/deploy/standin"
 )
 
 // Runner runs processes for [Execute]; the command-line tool uses os/exec,
@@ -19,7 +24,13 @@ type Runner struct {
 	Output func(ctx context.Context, args []string) (string, error)
 	// Log receives one header line per step.
 	Log io.Writer
+	// Wait waits before the attempt-th retry of a command whose failure
+	// [Command.Retry] calls transient; nil retries at once.
+	Wait func(ctx context.Context, attempt int) error
 }
+
+// retries is how many times a transient failure is retried.
+const retries = 6
 
 // Execute runs cmds in order and stops at the first failure.
 func Execute(ctx context.Context, cmds []Command, r Runner) error {
@@ -34,6 +45,15 @@ func Execute(ctx context.Context, cmds []Command, r Runner) error {
 		}
 		fmt.Fprintf(r.Log, "==> %s: %s\n    %s\n", step, c.Why, Line(resolved.Args))
 		stderr, err := r.Run(ctx, resolved.Args)
+		for attempt := 1; err != nil && c.transient(stderr) && attempt <= retries; attempt++ {
+			fmt.Fprintf(r.Log, "    not visible yet (new accounts and grants take a while to propagate); retry %d/%d\n", attempt, retries)
+			if r.Wait != nil {
+				if werr := r.Wait(ctx, attempt); werr != nil {
+					return fmt.Errorf("%s (%s): %w", step, c.Why, werr)
+				}
+			}
+			stderr, err = r.Run(ctx, resolved.Args)
+		}
 		if err == nil {
 			continue
 		}
@@ -107,9 +127,68 @@ func (c Command) Resolve(values map[string]string) (Command, error) {
 	return r, nil
 }
 
+// transient reports a failure c.Retry names as one that goes away.
+func (c Command) transient(stderr string) bool {
+	return c.Retry != "" && strings.Contains(strings.ToLower(stderr), c.Retry)
+}
+
 // alreadyExists recognises gcloud's ALREADY_EXISTS failures ("Resource
 // already exists in the project", "Job ... already exists").
 func alreadyExists(stderr string) bool {
 	s := strings.ToLower(stderr)
 	return strings.Contains(s, "already exists") || strings.Contains(s, "already_exists")
+}
+
+// ExecRunner runs commands as processes in root with env, streaming their
+// output to stdout and stderr. No stdin: every command is non-interactive,
+// and one that still asked would otherwise wait for an answer.
+func ExecRunner(root string, env []string, stdout, stderr io.Writer) Runner {
+	command := func(ctx context.Context, args []string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+		cmd.Dir = root
+		cmd.Env = env
+		return cmd
+	}
+	return Runner{
+		Run: func(ctx context.Context, args []string) (string, error) {
+			cmd := command(ctx, args)
+			var errText strings.Builder
+			cmd.Stdout = stdout
+			cmd.Stderr = io.MultiWriter(stderr, &errText)
+			err := cmd.Run()
+			return errText.String(), err
+		},
+		Output: func(ctx context.Context, args []string) (string, error) {
+			cmd := command(ctx, args)
+			cmd.Stderr = stderr
+			out, err := cmd.Output()
+			return string(out), err
+		},
+		Log: stdout,
+		// IAM is eventually consistent: a new account can be unknown to a
+		// grant for some seconds, rarely a minute or two.
+		Wait: func(ctx context.Context, attempt int) error {
+			select {
+			case <-time.After(time.Duration(attempt) * 5 * time.Second):
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		},
+	}
+}
+
+// Offline runs cmds against srv, a local stand-in for the Google APIs
+// (package standin), instead of Google Cloud: the same gcloud and firebase
+// processes, with their endpoints, credentials and configuration replaced
+// through the environment. environ is the base environment (emulator
+// variables are dropped from it as for a real deploy); dir holds the
+// configuration the stand-in gives the clients.
+func Offline(ctx context.Context, srv *standin.Server, root, dir string, environ []string, cmds []Command, stdout, stderr io.Writer) error {
+	env, err := srv.Env(dir)
+	if err != nil {
+		return err
+	}
+	base, _ := ProcessEnv(environ)
+	return Execute(ctx, cmds, ExecRunner(root, slices.Concat(base, env), stdout, stderr))
 }

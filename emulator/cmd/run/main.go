@@ -41,6 +41,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	hosts, err := readHosts(filepath.Join(root, "firebase.json"))
+	if err != nil {
+		return err
+	}
 	if *project == "" {
 		if *project, err = readDefaultProject(filepath.Join(root, ".firebaserc")); err != nil {
 			return err
@@ -61,6 +65,7 @@ func run() error {
 		AuthPort:      cfg.Emulators.Auth.Port,
 		FirestorePort: cfg.Emulators.Firestore.Port,
 		PubSubPort:    cfg.Emulators.PubSub.Port,
+		Hosts:         hosts,
 		FunctionsEnv:  functionsEnv(),
 		Faults:        faults,
 		Schedules:     true,
@@ -92,6 +97,9 @@ Ctrl-C stops everything.
 		local.FunctionsURL, hostOf(strings.TrimPrefix(local.FunctionsURL, "http://")), portOf(local.FunctionsURL),
 		local.CallableURL("{name}"), local.FunctionsURL, local.FunctionsURL,
 		strings.Join(local.Env(), " \\\n           "))
+	if err := printDevices(ctx, local); err != nil {
+		return err
+	}
 
 	<-ctx.Done()
 	fmt.Println("\nstopping...")

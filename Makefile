@@ -8,10 +8,11 @@ export EMULATORS_REQUIRED ?= 1
 
 NODE_STAMP := emulator/node_modules/.package-lock.json
 
-.PHONY: help run test unit lint fuzz bench deploy deploy-dry-run smoke clean
+.PHONY: help run seed test unit lint fuzz bench deploy deploy-dry-run smoke clean
 
 help:
 	@echo "make run             the whole stack on the local emulators (Ctrl-C stops it)"
+	@echo "make seed            a call and its members' users in a running 'make run' (CALL=call1 USERS=alice,bob)"
 	@echo "make test            every test, against the real emulators"
 	@echo "make unit            unit tests only (no emulators)"
 	@echo "make lint            gofmt, go vet, staticcheck"
@@ -35,6 +36,13 @@ run: $(NODE_STAMP)
 	@mkdir -p bin
 	$(GO) build -o bin/run ./emulator/cmd/run
 	bin/run
+
+# A call with members, and their Auth users, for manual testing against a
+# running `make run`; prints how a client signs in as each.
+CALL ?= call1
+USERS ?= alice,bob
+seed:
+	$(GO) run ./emulator/cmd/seed -call '$(CALL)' -users '$(USERS)'
 
 test: $(NODE_STAMP)
 	$(GO) vet ./...

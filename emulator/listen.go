@@ -225,3 +225,14 @@ func connectHostPort(addr string, port int) string {
 // Listeners are the stack's servers and where they listen, for telling a
 // device where to connect.
 func (s *Stack) Listeners() []Listener { return slices.Clone(s.listeners) }
+
+// ConnectAddr is host:port as this machine reaches a server configured
+// with host (a wildcard's loopback, a name's primary address; "" is
+// firebase-tools' default, localhost).
+func ConnectAddr(ctx context.Context, host string, port int) (string, error) {
+	a, err := primaryAddr(ctx, host)
+	if err != nil {
+		return "", err
+	}
+	return connectHostPort(a.String(), port), nil
+}

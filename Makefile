@@ -8,11 +8,12 @@ export EMULATORS_REQUIRED ?= 1
 
 NODE_STAMP := emulator/node_modules/.package-lock.json
 
-.PHONY: help run seed test unit lint fuzz bench deploy deploy-dry-run smoke clean
+.PHONY: help run seed client test unit lint fuzz bench deploy deploy-dry-run smoke clean
 
 help:
 	@echo "make run             the whole stack on the local emulators (Ctrl-C stops it)"
 	@echo "make seed            a call and its members' users in a running 'make run' (CALL=call1 USERS=alice,bob)"
+	@echo "make client          a participant (JS SDK) in the call's session: AS=bob CALL=call1 [AT=host]"
 	@echo "make test            every test, against the real emulators"
 	@echo "make unit            unit tests only (no emulators)"
 	@echo "make lint            gofmt, go vet, staticcheck"
@@ -43,6 +44,14 @@ CALL ?= call1
 USERS ?= alice,bob
 seed:
 	$(GO) run ./emulator/cmd/seed -call '$(CALL)' -users '$(USERS)'
+
+# A second participant, in the terminal: joins CALL's session as AS (a seeded
+# user), prints the events as they arrive, takes commands (page N, leave...).
+# AT is where the stack is (firebase.json's ports).
+AS ?= bob
+AT ?= 127.0.0.1
+client: $(NODE_STAMP)
+	cd emulator && node smoke/participant.mjs '$(AS)' '$(CALL)' '$(AT)'
 
 test: $(NODE_STAMP)
 	$(GO) vet ./...

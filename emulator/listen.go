@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Hosts are the addresses each server listens on, as firebase.json's
@@ -49,6 +50,8 @@ const loopbackHost = "127.0.0.1"
 // servers that can listen on one address only (the Firestore and Pub/Sub
 // emulators) take it.
 func listenAddrs(ctx context.Context, host string) ([]netip.Addr, error) {
+	// "[::]" as in a URL: firebase-tools' connectableHostname knows it too.
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 	if host == "" || host == "localhost" {
 		return []netip.Addr{netip.MustParseAddr(loopbackHost), netip.IPv6Loopback()}, nil
 	}
@@ -62,19 +65,20 @@ func listenAddrs(ctx context.Context, host string) ([]netip.Addr, error) {
 	if len(ips) == 0 {
 		return nil, fmt.Errorf("emulator host %q: no address", host)
 	}
+	for i := range ips {
+		ips[i] = ips[i].Unmap()
+	}
+	// IPv4 first, as Node's lookup with verbatim: false orders them.
 	slices.SortStableFunc(ips, func(a, b netip.Addr) int {
 		switch {
-		case a.Unmap().Is4() == b.Unmap().Is4():
+		case a.Is4() == b.Is4():
 			return 0
-		case a.Unmap().Is4():
+		case a.Is4():
 			return -1
 		default:
 			return 1
 		}
 	})
-	for i := range ips {
-		ips[i] = ips[i].Unmap()
-	}
 	return slices.Compact(ips), nil
 }
 

@@ -4,8 +4,8 @@
 // there is none), prints every accepted event as it arrives, in
 // sequenceNumber order, keeps its presence fresh, and reads commands:
 //
-//   page N      page_changed {pageIndex: N}
 //   story ID    story_selected {storyId: ID}
+//   page N      page_changed {pageIndex: N} (changes the state only once a story is selected)
 //   close       story_closed
 //   leave       leaveSession, then exit
 //   end         endSession (owner only)
@@ -107,7 +107,7 @@ async function send(type, data) {
   });
 }
 
-log('commands: page N | story ID | close | leave | end | quit');
+log('commands: story ID | page N | close | leave | end | quit');
 const rl = createInterface({ input: process.stdin });
 for await (const line of rl) {
   const [cmd, arg] = line.trim().split(/\s+/);

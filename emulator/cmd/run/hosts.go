@@ -55,9 +55,10 @@ var labels = map[string]string{
 // deviceBanner says where a phone or another machine reaches each server,
 // given this machine's interface addresses, and warns when any listens
 // beyond the loopback: the emulators trust whatever token they are shown.
-func deviceBanner(ctx context.Context, listeners []emulator.Listener, ifaces []netip.Addr) (string, error) {
+func deviceBanner(ctx context.Context, listeners []emulator.Listener, ifaces []netip.Addr, region string) (string, error) {
 	var b strings.Builder
 	exposed := false
+	first := map[string]netip.AddrPort{} // a device's address of each server
 	b.WriteString("\n  From a device (iPhone on the desk, another machine):\n")
 	for _, l := range listeners {
 		addrs, err := emulator.DeviceAddrs(ctx, l.Host, ifaces)
@@ -72,6 +73,7 @@ func deviceBanner(ctx context.Context, listeners []emulator.Listener, ifaces []n
 				hps[i] = netip.AddrPortFrom(a, uint16(l.Port)).String()
 			}
 			where = strings.Join(hps, "  ")
+			first[l.Name] = netip.AddrPortFrom(addrs[0], uint16(l.Port))
 		} else if beyond, err := emulator.BeyondLoopback(ctx, l.Host); err == nil && beyond {
 			// A wildcard on a machine without a usable interface address.
 			exposed = true
@@ -83,6 +85,17 @@ func deviceBanner(ctx context.Context, listeners []emulator.Listener, ifaces []n
 		b.WriteString("    Nothing listens beyond this machine (the iOS simulator shares its loopback).\n" +
 			"    For a device, set \"host\": \"0.0.0.0\" on each emulator in firebase.json (README).\n")
 		return b.String(), nil
+	}
+	auth, okA := first["auth"]
+	fs, okF := first["firestore"]
+	fn, okN := first["functions"]
+	if okA && okF && okN {
+		fmt.Fprintf(&b, `
+    iOS on the device:
+      Auth.auth().useEmulator(withHost: %q, port: %d)
+      settings.host = %q; settings.isSSLEnabled = false   // Firestore
+      Functions.functions(region: %q).useEmulator(withHost: %q, port: %d)
+`, auth.Addr().String(), auth.Port(), fs.String(), region, fn.Addr().String(), fn.Port())
 	}
 	b.WriteString(`
   WARNING: listening beyond the loopback. The emulators accept unsigned ID
@@ -100,7 +113,7 @@ func printDevices(ctx context.Context, local *emulator.Local) error {
 	if err != nil {
 		return fmt.Errorf("interface addresses: %w", err)
 	}
-	s, err := deviceBanner(ctx, local.Listeners(), ifaces)
+	s, err := deviceBanner(ctx, local.Listeners(), ifaces, local.Region)
 	if err != nil {
 		return err
 	}

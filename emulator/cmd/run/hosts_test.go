@@ -45,7 +45,8 @@ func TestReadHosts(t *testing.T) {
 func TestDeviceBanner(t *testing.T) {
 	ifaces := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("fe80::1")}
 	all := func(host string) []emulator.Listener {
-		return []emulator.Listener{{Name: "auth", Host: host, Port: 9099}, {Name: "functions", Host: host, Port: 5001}}
+		return []emulator.Listener{{Name: "auth", Host: host, Port: 9099}, {Name: "firestore", Host: host, Port: 8080},
+			{Name: "functions", Host: host, Port: 5001}}
 	}
 	for _, tc := range []struct {
 		name      string
@@ -54,12 +55,14 @@ func TestDeviceBanner(t *testing.T) {
 		warn      bool
 	}{
 		{"loopback", all("127.0.0.1"), []string{"this machine only (host 127.0.0.1", `"host": "0.0.0.0"`}, false},
-		{"wildcard", all("0.0.0.0"), []string{"192.0.2.2:9099", "192.0.2.2:5001"}, true},
+		{"wildcard", all("0.0.0.0"), []string{"192.0.2.2:9099", "192.0.2.2:8080", "192.0.2.2:5001",
+			`useEmulator(withHost: "192.0.2.2", port: 9099)`, `settings.host = "192.0.2.2:8080"`,
+			`Functions.functions(region: "us-central1").useEmulator(withHost: "192.0.2.2", port: 5001)`}, true},
 		{"one exposed", []emulator.Listener{{Name: "auth", Host: "127.0.0.1", Port: 9099}, {Name: "firestore", Host: "192.0.2.2", Port: 8080}},
 			[]string{"this machine only", "192.0.2.2:8080"}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := deviceBanner(context.Background(), tc.listeners, ifaces)
+			got, err := deviceBanner(context.Background(), tc.listeners, ifaces, "us-central1")
 			require.NoError(t, err)
 			for _, w := range tc.want {
 				require.Contains(t, got, w)
@@ -173,7 +176,7 @@ func TestStackOnNonLoopbackHost(t *testing.T) {
 		})
 	}
 
-	banner, err := deviceBanner(ctx, local.Listeners(), []netip.Addr{ip})
+	banner, err := deviceBanner(ctx, local.Listeners(), []netip.Addr{ip}, local.Region)
 	require.NoError(t, err)
 	require.Contains(t, banner, "WARNING")
 	for _, port := range []int{cfg.Emulators.Auth.Port, cfg.Emulators.Firestore.Port, cfg.Emulators.PubSub.Port, cfg.Emulators.Functions.Port} {

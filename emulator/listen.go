@@ -19,14 +19,22 @@ type Hosts struct {
 	Auth, Firestore, PubSub, Functions string
 }
 
-// withDefault fills the empty fields with host.
+// withDefault fills the empty fields with host, and unbrackets each.
 func (h Hosts) withDefault(host string) Hosts {
 	for _, f := range []*string{&h.Auth, &h.Firestore, &h.PubSub, &h.Functions} {
 		if *f == "" {
 			*f = host
 		}
+		*f = unbracket(*f)
 	}
 	return h
+}
+
+// unbracket turns "[::]", as in a URL, into "::". firebase-tools'
+// connectableHostname knows the bracketed form, its resolver does not: the
+// Auth emulator gets the bare one.
+func unbracket(host string) string {
+	return strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 }
 
 // Listener is one server of the stack and where it listens.
@@ -50,8 +58,7 @@ const loopbackHost = "127.0.0.1"
 // servers that can listen on one address only (the Firestore and Pub/Sub
 // emulators) take it.
 func listenAddrs(ctx context.Context, host string) ([]netip.Addr, error) {
-	// "[::]" as in a URL: firebase-tools' connectableHostname knows it too.
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	host = unbracket(host)
 	if host == "" || host == "localhost" {
 		return []netip.Addr{netip.MustParseAddr(loopbackHost), netip.IPv6Loopback()}, nil
 	}

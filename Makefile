@@ -8,10 +8,12 @@ export EMULATORS_REQUIRED ?= 1
 
 NODE_STAMP := emulator/node_modules/.package-lock.json
 
-.PHONY: help run test unit lint fuzz bench deploy deploy-dry-run smoke clean
+.PHONY: help run seed client test unit lint fuzz bench deploy deploy-dry-run smoke clean
 
 help:
 	@echo "make run             the whole stack on the local emulators (Ctrl-C stops it)"
+	@echo "make seed            a call and its members' users in a running 'make run' (CALL=call1 USERS=alice,bob)"
+	@echo "make client          a participant (JS SDK) in the call's session: AS=bob CALL=call1 [AT=host]"
 	@echo "make test            every test, against the real emulators"
 	@echo "make unit            unit tests only (no emulators)"
 	@echo "make lint            gofmt, go vet, staticcheck"
@@ -21,16 +23,40 @@ help:
 	@echo "make deploy-dry-run  the plan, offline checks, and the whole deploy against a local stand-in"
 	@echo "make smoke           the Firebase JS SDK against a running 'make run'"
 
-# npm ci only when the lock file changed since the last install.
+# npm ci only when the lock file changed since the last install. Optional
+# dependencies are left out: the only heavy one, re2 (compiled from source
+# here, most of a full install's time), serves firebase-tools' Hosting
+# emulator, which falls back to JavaScript regexps without it; the Auth
+# emulator, the rules and indexes deploy and the JS SDK never load it.
 $(NODE_STAMP): emulator/package.json emulator/package-lock.json
-	cd emulator && $(NPM) ci --no-audit --no-fund
+	cd emulator && $(NPM) ci --no-audit --no-fund --omit=optional
 	@touch $@
 
 # Built, then run directly (not `go run`), so Ctrl-C reaches the runner itself.
-run: $(NODE_STAMP)
+# The build runs while npm installs: on a fresh clone both take tens of
+# seconds, and neither needs the other.
+run:
 	@mkdir -p bin
-	$(GO) build -o bin/run ./emulator/cmd/run
+	@echo "$(GO) build -o bin/run ./emulator/cmd/run (while npm installs)"
+	@$(GO) build -o bin/run ./emulator/cmd/run & build=$$!; \
+	  $(MAKE) --no-print-directory $(NODE_STAMP) || { kill $$build 2>/dev/null; exit 1; }; \
+	  wait $$build
 	bin/run
+
+# A call with members, and their Auth users, for manual testing against a
+# running `make run`; prints how a client signs in as each.
+CALL ?= call1
+USERS ?= alice,bob
+seed:
+	$(GO) run ./emulator/cmd/seed -call '$(CALL)' -users '$(USERS)'
+
+# A second participant, in the terminal: joins CALL's session as AS (a seeded
+# user), prints the events as they arrive, takes commands (page N, leave...).
+# AT is where the stack is (firebase.json's ports).
+AS ?= bob
+AT ?= 127.0.0.1
+client: $(NODE_STAMP)
+	cd emulator && node smoke/participant.mjs '$(AS)' '$(CALL)' '$(AT)'
 
 test: $(NODE_STAMP)
 	$(GO) vet ./...

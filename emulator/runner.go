@@ -33,8 +33,10 @@ type Options struct {
 	ProjectID string
 	// Region is the callable URL's region segment (default us-central1).
 	Region string
-	// Host for every server (default 127.0.0.1).
-	Host string
+	// Host for every server (default 127.0.0.1); Hosts overrides it per
+	// server, as firebase.json's emulators.{name}.host do.
+	Host  string
+	Hosts Hosts
 	// FunctionsPort is the runner's front server: callables at
 	// /{project}/{region}/{name}, trigger deliveries, on-demand schedules.
 	FunctionsPort                       int
@@ -77,6 +79,7 @@ type Local struct {
 	client     *http.Client
 	rawEvents  atomic.Bool
 	buildDir   string
+	functions  Listener
 }
 
 // Start brings the whole stack up. Stop it with Stop, which leaves no
@@ -124,13 +127,19 @@ func Start(ctx context.Context, o Options) (_ *Local, err error) {
 
 	// The front server listens first: the Firestore emulator is told its
 	// address at start-up.
-	ln, err := net.Listen("tcp", hostPort(o.Host, o.FunctionsPort))
+	functionsHost := o.Hosts.withDefault(o.Host).Functions
+	lns, err := listenAll(ctx, functionsHost, o.FunctionsPort)
 	if err != nil {
 		return nil, fmt.Errorf("functions port: %w", err)
 	}
-	l.FunctionsURL = "http://" + ln.Addr().String()
+	front := lns[0].Addr().(*net.TCPAddr)
+	frontAddr := connectHostPort(front.IP.String(), front.Port)
+	l.FunctionsURL = "http://" + frontAddr
+	l.functions = Listener{Name: "functions", Host: functionsHost, Port: front.Port}
 	l.server = &http.Server{Handler: l.routes(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = l.server.Serve(ln) }()
+	for _, ln := range lns {
+		go func() { _ = l.server.Serve(ln) }()
+	}
 
 	binary := o.FunctionsBinary
 	built := make(chan error, 1)
@@ -145,10 +154,10 @@ func Start(ctx context.Context, o Options) (_ *Local, err error) {
 	}
 
 	l.Stack, err = StartStack(ctx, StackOptions{
-		ProjectID: o.ProjectID, Host: o.Host,
+		ProjectID: o.ProjectID, Host: o.Host, Hosts: o.Hosts,
 		AuthPort: o.AuthPort, FirestorePort: o.FirestorePort, PubSubPort: o.PubSubPort,
 		RulesPath:     filepath.Join(o.Root, "firestore.rules"),
-		FunctionsAddr: ln.Addr().String(),
+		FunctionsAddr: frontAddr,
 		NodeDir:       filepath.Join(o.Root, "emulator"),
 		Logs:          o.Logs,
 	})
@@ -204,6 +213,9 @@ func (l *Local) Stop() {
 func (l *Local) Env() []string {
 	return append(l.Stack.Env(), "FUNCTIONS_EMULATOR_URL="+l.FunctionsURL)
 }
+
+// Listeners are every server a client uses and where it listens.
+func (l *Local) Listeners() []Listener { return append(l.Stack.Listeners(), l.functions) }
 
 // CallableURL is the URL the client SDKs' connectFunctionsEmulator calls.
 func (l *Local) CallableURL(name string) string {
@@ -270,7 +282,7 @@ func (l *Local) startHost(ctx context.Context, binary string) error {
 	l.sup = &supervisor{
 		name: "functions", out: prefixWriter(l.opts.Logs, "functions"),
 		env: hostEnv(l.Stack.Env(), l.Region, l.opts.FunctionsEnv),
-		dir: l.opts.Root, binary: binary, host: l.opts.Host, log: l.log,
+		dir: l.opts.Root, binary: binary, host: loopbackHost, log: l.log,
 	}
 	return l.sup.start(ctx)
 }

@@ -17,8 +17,10 @@ import (
 // StackOptions configures the three emulators. Zero ports are chosen free.
 type StackOptions struct {
 	ProjectID string
-	// Host is the address every emulator binds to (127.0.0.1).
+	// Host is the address every emulator binds to (default 127.0.0.1);
+	// Hosts overrides it per emulator (see Hosts).
 	Host                                string
+	Hosts                               Hosts
 	AuthPort, FirestorePort, PubSubPort int
 	// RulesPath is loaded into the Firestore emulator.
 	RulesPath string
@@ -35,11 +37,14 @@ type StackOptions struct {
 
 // Stack is the running Auth, Firestore and Pub/Sub emulators.
 type Stack struct {
-	ProjectID                           string
+	ProjectID string
+	// AuthHost, FirestoreHost and PubSubHost are host:port as this machine
+	// reaches them (a wildcard's loopback).
 	AuthHost, FirestoreHost, PubSubHost string
 
-	procs   []*proc
-	tempDir string
+	listeners []Listener
+	procs     []*proc
+	tempDir   string
 }
 
 // Env returns the variables by which the Google Cloud and Firebase clients
@@ -74,9 +79,17 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, p := range []*int{&o.AuthPort, &o.FirestorePort, &o.PubSubPort} {
-		if *p == 0 {
-			if *p, err = FreePort(o.Host); err != nil {
+	hosts := o.Hosts.withDefault(o.Host)
+	binds, err := primaryAddrs(ctx, hosts)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range []struct {
+		port *int
+		addr string
+	}{{&o.AuthPort, binds.Auth}, {&o.FirestorePort, binds.Firestore}, {&o.PubSubPort, binds.PubSub}} {
+		if *b.port == 0 {
+			if *b.port, err = FreePort(b.addr); err != nil {
 				return nil, err
 			}
 		}
@@ -87,10 +100,15 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 	}
 	s := &Stack{
 		ProjectID:     o.ProjectID,
-		AuthHost:      hostPort(o.Host, o.AuthPort),
-		FirestoreHost: hostPort(o.Host, o.FirestorePort),
-		PubSubHost:    hostPort(o.Host, o.PubSubPort),
-		tempDir:       tmp,
+		AuthHost:      connectHostPort(binds.Auth, o.AuthPort),
+		FirestoreHost: connectHostPort(binds.Firestore, o.FirestorePort),
+		PubSubHost:    connectHostPort(binds.PubSub, o.PubSubPort),
+		listeners: []Listener{
+			{Name: "auth", Host: hosts.Auth, Port: o.AuthPort},
+			{Name: "firestore", Host: hosts.Firestore, Port: o.FirestorePort},
+			{Name: "pubsub", Host: hosts.PubSub, Port: o.PubSubPort},
+		},
+		tempDir: tmp,
 	}
 	defer func() {
 		if err != nil {
@@ -100,7 +118,7 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 
 	fsArgs := []string{tools.java, "-Duser.language=en", "-cp", tools.firestoreJar,
 		"com.google.cloud.datastore.emulator.firestore.CloudFirestore",
-		"--host=" + o.Host, fmt.Sprintf("--port=%d", o.FirestorePort),
+		"--host=" + binds.Firestore, fmt.Sprintf("--port=%d", o.FirestorePort),
 		"--project_id=" + o.ProjectID}
 	if o.RulesPath != "" {
 		fsArgs = append(fsArgs, "--rules="+o.RulesPath)
@@ -108,8 +126,8 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 	if o.FunctionsAddr != "" {
 		fsArgs = append(fsArgs, "--functions_emulator="+o.FunctionsAddr)
 	}
-	psArgs := []string{tools.pubsub, "--host=" + o.Host, fmt.Sprintf("--port=%d", o.PubSubPort)}
-	authArgs, authEnv, err := firebaseAuthCommand(tools, o, tmp)
+	psArgs := []string{tools.pubsub, "--host=" + binds.PubSub, fmt.Sprintf("--port=%d", o.PubSubPort)}
+	authArgs, authEnv, err := firebaseAuthCommand(tools, o, hosts.Auth, tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -219,22 +237,24 @@ func gcloudSDKRoot() (string, error) {
 
 // firebaseAuthCommand runs firebase-tools with only the Auth emulator, from
 // a generated firebase.json that pins every port firebase-tools would
-// otherwise take (hub, logging) and turns the UI off (it would download).
+// otherwise take (hub, logging: private, on the loopback) and turns the UI
+// off (it would download). authHost goes through as configured:
+// firebase-tools resolves it as for any emulator.
 // A private TMPDIR keeps firebase-tools' hub locator file apart from other
 // stacks running at the same time for the same project.
-func firebaseAuthCommand(t tools, o StackOptions, tmp string) (argv, env []string, err error) {
-	hub, err := FreePort(o.Host)
+func firebaseAuthCommand(t tools, o StackOptions, authHost, tmp string) (argv, env []string, err error) {
+	hub, err := FreePort(loopbackHost)
 	if err != nil {
 		return nil, nil, err
 	}
-	logging, err := FreePort(o.Host)
+	logging, err := FreePort(loopbackHost)
 	if err != nil {
 		return nil, nil, err
 	}
 	cfg := map[string]any{"emulators": map[string]any{
-		"auth":              map[string]any{"host": o.Host, "port": o.AuthPort},
-		"hub":               map[string]any{"host": o.Host, "port": hub},
-		"logging":           map[string]any{"host": o.Host, "port": logging},
+		"auth":              map[string]any{"host": authHost, "port": o.AuthPort},
+		"hub":               map[string]any{"host": loopbackHost, "port": hub},
+		"logging":           map[string]any{"host": loopbackHost, "port": logging},
 		"ui":                map[string]any{"enabled": false},
 		"singleProjectMode": true,
 	}}

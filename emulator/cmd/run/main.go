@@ -42,6 +42,10 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	hosts, err := readHosts(filepath.Join(root, "firebase.json"))
+	if err != nil {
+		return err
+	}
 	if *project == "" {
 		if *project, err = workspace.DefaultProject(root); err != nil {
 			return err
@@ -62,6 +66,7 @@ func run() error {
 		AuthPort:      cfg.Emulators.Auth.Port,
 		FirestorePort: cfg.Emulators.Firestore.Port,
 		PubSubPort:    cfg.Emulators.PubSub.Port,
+		Hosts:         hosts,
 		FunctionsEnv:  functionsEnv(),
 		Faults:        faults,
 		Schedules:     true,
@@ -93,6 +98,9 @@ Ctrl-C stops everything.
 		local.FunctionsURL, hostOf(strings.TrimPrefix(local.FunctionsURL, "http://")), portOf(local.FunctionsURL),
 		local.CallableURL("{name}"), local.FunctionsURL, local.FunctionsURL,
 		strings.Join(local.Env(), " \\\n           "))
+	if err := printDevices(ctx, local); err != nil {
+		return err
+	}
 
 	<-ctx.Done()
 	fmt.Println("\nstopping...")

@@ -26,13 +26,21 @@ $(NODE_STAMP): emulator/package.json emulator/package-lock.json
 	cd emulator && $(NPM) ci --no-audit --no-fund
 	@touch $@
 
+# Debian's Chromium, for the inspector's browser test (emulator/inspector),
+# installed as root or through sudo; a font so its screenshot has text.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; \
+	else echo "make: install Debian's chromium package (as root: apt-get install chromium)" >&2; exit 1; fi; \
+	set -x; $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium fonts-dejavu-core
+
 # Built, then run directly (not `go run`), so Ctrl-C reaches the runner itself.
 run: $(NODE_STAMP)
 	@mkdir -p bin
 	$(GO) build -o bin/run ./emulator/cmd/run
 	bin/run
 
-test: $(NODE_STAMP)
+test: $(NODE_STAMP) $(CHROMIUM)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 12m $(GO_TEST_FLAGS) ./...
 

@@ -170,7 +170,7 @@ function highlight() {
 async function post(path, body) {
   const res = await fetch(path, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
   const out = await res.json();
-  $('#control-result').textContent = res.ok ? `${path}: ${JSON.stringify(out).slice(0, 300)}` : `${path}: ${out.error}`;
+  $('#control-result').textContent = res.ok ? `done: ${JSON.stringify(out).slice(0, 200)}` : `refused: ${out.error}`;
   return { ok: res.ok, out };
 }
 

@@ -50,9 +50,8 @@ type supervisor struct {
 	// calls counts the requests on the current host, so that a host
 	// replaced on purpose (replace) finishes them before it stops.
 	calls *sync.WaitGroup
-	// launching serialises starting hosts: a crash restart and a replace
-	// never race to install two.
-	launching sync.Mutex
+	// replacing serialises replace calls.
+	replacing sync.Mutex
 	// replaced tells watch that the host it watches was swapped.
 	replaced chan struct{}
 	// retiring counts replaced hosts still finishing their requests.
@@ -123,17 +122,14 @@ func (s *supervisor) watch(p *proc, started time.Time) {
 		case <-s.ctx.Done():
 			return
 		}
-		s.launching.Lock()
 		s.mu.Lock()
 		if s.stopping {
 			s.mu.Unlock()
-			s.launching.Unlock()
 			return
 		}
-		if s.proc != p { // replaced meanwhile: watch the new one
+		if s.proc != p { // replaced on purpose: watch the new one
 			p = s.proc
 			s.mu.Unlock()
-			s.launching.Unlock()
 			continue
 		}
 		s.ready = make(chan struct{})
@@ -146,7 +142,6 @@ func (s *supervisor) watch(p *proc, started time.Time) {
 			sleep(s.ctx, backoff)
 			backoff = min(2*backoff, maxRestartBackoff)
 			if s.ctx.Err() != nil {
-				s.launching.Unlock()
 				return
 			}
 			next, u, err := s.launch(s.ctx)
@@ -157,9 +152,14 @@ func (s *supervisor) watch(p *proc, started time.Time) {
 			s.mu.Lock()
 			if s.stopping {
 				s.mu.Unlock()
-				s.launching.Unlock()
 				next.stop(3 * time.Second)
 				return
+			}
+			if s.proc != p { // a replace installed a host meanwhile
+				p = s.proc
+				s.mu.Unlock()
+				next.stop(3 * time.Second)
+				break
 			}
 			s.proc, s.url, p, started = next, u, next, time.Now()
 			s.calls = new(sync.WaitGroup)
@@ -169,7 +169,6 @@ func (s *supervisor) watch(p *proc, started time.Time) {
 			s.log.Info("functions host restarted", "url", u.String(), "restarts", s.Restarts())
 			break
 		}
-		s.launching.Unlock()
 	}
 }
 
@@ -178,8 +177,8 @@ func (s *supervisor) watch(p *proc, started time.Time) {
 // and stops. It is a new revision rolled out as Cloud Run does: no request
 // fails for it.
 func (s *supervisor) replace(ctx context.Context) error {
-	s.launching.Lock()
-	defer s.launching.Unlock()
+	s.replacing.Lock()
+	defer s.replacing.Unlock()
 	_, release, err := s.wait(ctx)
 	if err != nil {
 		return err
@@ -195,8 +194,15 @@ func (s *supervisor) replace(ctx context.Context) error {
 		next.stop(3 * time.Second)
 		return fmt.Errorf("functions host stopped")
 	}
+	// Whatever host is current goes, even one a crash restart installed
+	// meanwhile; a restart still under way sees the swap and stands down.
 	old, oldCalls := s.proc, s.calls
 	s.proc, s.url, s.calls = next, u, new(sync.WaitGroup)
+	select {
+	case <-s.ready:
+	default:
+		close(s.ready)
+	}
 	s.mu.Unlock()
 	select {
 	case s.replaced <- struct{}{}:

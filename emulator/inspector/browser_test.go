@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,14 +13,21 @@ import (
 	"testing"
 	"time"
 
-	"cloud.google.com/go/firestore"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pajama-app/sharedexperiences/emulator"
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	"github.com/pajama-app/sharedexperiences/emulator/inspector"
-	"github.com/pajama-app/sharedexperiences/shared/callable"
 )
+
+// env is the stack the browser test drives. Its delivery is the test's
+// own: one at a time, once, no added latency, so the latency the page sets
+// is the only delay measured.
+var env *emulatortest.Env
+
+func TestMain(m *testing.M) {
+	os.Exit(emulatortest.Main(m, emulator.Options{Faults: emulator.Faults{Concurrency: 1}, PublishCounts: true}, &env))
+}
 
 var screenshot = flag.String("screenshot", "", "also write the page's screenshot to this file (the README's: ../../docs/inspector.png)")
 
@@ -32,40 +38,12 @@ const chromium = "/usr/bin/chromium"
 // a session's events, and headless Chromium checks what the inspector
 // shows of them and changes the delivery latency from the page.
 func TestInspectorInBrowser(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts the local stack and a browser")
-	}
+	env.Require(t)
 	root, err := emulator.ModuleRoot()
 	require.NoError(t, err)
 	node := requireTools(t, root)
-
 	ctx := context.Background()
-	startCtx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	logs := io.Discard
-	if os.Getenv("EMULATOR_LOGS") == "-" {
-		logs = os.Stderr
-	}
-	local, err := emulator.Start(startCtx, emulator.Options{
-		ProjectID: "demo-inspector-" + emulatortest.ID("")[:8],
-		// The test's own delivery: one at a time, once, no added latency,
-		// so the latency the page sets is the only delay measured.
-		Faults:        emulator.Faults{Concurrency: 1},
-		PublishCounts: true,
-		Logs:          logs, Logger: slog.New(slog.NewJSONHandler(logs, nil)),
-	})
-	if errors.Is(err, emulator.ErrToolMissing) && os.Getenv("EMULATORS_REQUIRED") != "1" {
-		t.Skipf("emulators not installed: %v (run `make test`)", err)
-	}
-	require.NoError(t, err)
-	defer local.Stop()
-	for _, kv := range local.Stack.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
-	admin, err := firestore.NewClient(ctx, local.ProjectID)
-	require.NoError(t, err)
-	defer admin.Close()
+	local, admin := env.Local, env.Admin
 
 	ln, err := inspector.Listen(0)
 	require.NoError(t, err)
@@ -108,7 +86,6 @@ func TestInspectorInBrowser(t *testing.T) {
 	require.Positive(t, info.Size())
 
 	t.Run("fan-out off rolls the host over, no call fails", func(t *testing.T) {
-		env := &emulatortest.Env{Local: local, Admin: admin, Callables: &callable.Client{BaseURL: local.CallableURL("")}}
 		u := env.NewUser(t)
 		callID := emulatortest.ID("call")
 		_, err := admin.Collection("calls").Doc(callID).Set(ctx, map[string]any{"members": []string{u.UID}})

@@ -11,21 +11,13 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/pajama-app/sharedexperiences/shared/experiences"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
-// Reading Firestore. The collection and field names are the SPEC's (the
-// seed's layout, what every client reads); documents are decoded leniently
-// so that a malformed one shows as it is instead of hiding its session.
-const (
-	callsCollection    = "calls"
-	sessionsCollection = "experience_sessions"
-	eventsCollection   = "events"
-	presenceCollection = "presence"
-	snapshotCollection = "state_snapshots"
-	snapshotID         = "latest"
-	originServer       = "server"
-)
+// Reading Firestore, with shared/model's names (the SPEC's layout).
+// Documents are decoded leniently, field by field, so that a malformed one
+// (a rejected event's data may be anything a client wrote) shows as it is
+// instead of hiding its session.
 
 // SessionSummary is a session in the list.
 type SessionSummary struct {
@@ -56,11 +48,11 @@ const maxSessions = 200
 
 // readCalls lists the calls and their sessions.
 func readCalls(ctx context.Context, fs *firestore.Client) ([]Call, error) {
-	callDocs, err := fs.Collection(callsCollection).Documents(ctx).GetAll()
+	callDocs, err := fs.Collection(model.CallsCollection).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, fmt.Errorf("read calls: %w", err)
 	}
-	sessDocs, err := fs.Collection(sessionsCollection).Documents(ctx).GetAll()
+	sessDocs, err := fs.Collection(model.SessionsCollection).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, fmt.Errorf("read sessions: %w", err)
 	}
@@ -68,7 +60,7 @@ func readCalls(ctx context.Context, fs *firestore.Client) ([]Call, error) {
 	var order []string
 	for _, d := range callDocs {
 		m := d.Data()
-		byID[d.Ref.ID] = &Call{ID: d.Ref.ID, Members: stringList(m["members"]), Status: str(m["status"]), Sessions: []SessionSummary{}}
+		byID[d.Ref.ID] = &Call{ID: d.Ref.ID, Members: stringList(m["members"]), Status: str(m[model.FieldStatus]), Sessions: []SessionSummary{}}
 		order = append(order, d.Ref.ID)
 	}
 	summaries := make([]SessionSummary, 0, len(sessDocs))
@@ -106,11 +98,11 @@ func readCalls(ctx context.Context, fs *firestore.Client) ([]Call, error) {
 func decodeSession(d *firestore.DocumentSnapshot) SessionSummary {
 	m := d.Data()
 	return SessionSummary{
-		ID: d.Ref.ID, CallID: str(m["callId"]), ExperienceID: str(m["experienceId"]), Status: str(m["status"]),
-		OwnerID: str(m["ownerId"]), Participants: stringList(m["participants"]),
-		LastEventSequenceNumber: integer(m["lastEventSequenceNumber"]),
-		CreatedAt:               timestamp(m["createdAt"]), LastActivityAt: timestamp(m["lastActivityAt"]),
-		EndReason: str(m["endReason"]),
+		ID: d.Ref.ID, CallID: str(m[model.FieldCallID]), ExperienceID: str(m[model.FieldExperienceID]), Status: str(m[model.FieldStatus]),
+		OwnerID: str(m[model.FieldOwnerID]), Participants: stringList(m[model.FieldParticipants]),
+		LastEventSequenceNumber: integer(m[model.FieldLastEventSequenceNumber]),
+		CreatedAt:               timestamp(m[model.FieldCreatedAt]), LastActivityAt: timestamp(m[model.FieldLastActivityAt]),
+		EndReason: str(m[model.FieldEndReason]),
 	}
 }
 
@@ -126,7 +118,7 @@ type sessionData struct {
 var errNoSession = fmt.Errorf("no such session")
 
 func readSession(ctx context.Context, fs *firestore.Client, id string) (sessionData, error) {
-	ref := fs.Collection(sessionsCollection).Doc(id)
+	ref := fs.Collection(model.SessionsCollection).Doc(id)
 	var out sessionData
 	doc, err := ref.Get(ctx)
 	if status.Code(err) == codes.NotFound {
@@ -136,14 +128,14 @@ func readSession(ctx context.Context, fs *firestore.Client, id string) (sessionD
 		return out, fmt.Errorf("read session %s: %w", id, err)
 	}
 	out.session = decodeSession(doc)
-	evDocs, err := ref.Collection(eventsCollection).Documents(ctx).GetAll()
+	evDocs, err := ref.Collection(model.EventsCollection).Documents(ctx).GetAll()
 	if err != nil {
 		return out, fmt.Errorf("read events of %s: %w", id, err)
 	}
 	for _, d := range evDocs {
 		out.events = append(out.events, decodeEvent(d))
 	}
-	snapDoc, err := ref.Collection(snapshotCollection).Doc(snapshotID).Get(ctx)
+	snapDoc, err := ref.Collection(model.SnapshotsCollection).Doc(model.LatestSnapshotID).Get(ctx)
 	switch {
 	case status.Code(err) == codes.NotFound:
 	case err != nil:
@@ -151,18 +143,18 @@ func readSession(ctx context.Context, fs *firestore.Client, id string) (sessionD
 	default:
 		m := snapDoc.Data()
 		out.snapshot = &Snapshot{
-			ExperienceState: str(m["experienceState"]), Participants: stringList(m["participants"]), OwnerID: str(m["ownerId"]),
-			LastEventSequenceNumber: integer(m["lastEventSequenceNumber"]), SchemaVersion: int(integer(m["schemaVersion"])),
-			UpdatedAt: timestamp(m["updatedAt"]),
+			ExperienceState: str(m[model.FieldExperienceState]), Participants: stringList(m[model.FieldParticipants]), OwnerID: str(m[model.FieldOwnerID]),
+			LastEventSequenceNumber: integer(m[model.FieldLastEventSequenceNumber]), SchemaVersion: int(integer(m["schemaVersion"])),
+			UpdatedAt: timestamp(m[model.FieldUpdatedAt]),
 		}
 	}
-	presDocs, err := ref.Collection(presenceCollection).Documents(ctx).GetAll()
+	presDocs, err := ref.Collection(model.PresenceCollection).Documents(ctx).GetAll()
 	if err != nil {
 		return out, fmt.Errorf("read presence of %s: %w", id, err)
 	}
 	out.lastSeen = map[string]time.Time{}
 	for _, d := range presDocs {
-		out.lastSeen[d.Ref.ID] = timestamp(d.Data()["lastSeenAt"])
+		out.lastSeen[d.Ref.ID] = timestamp(d.Data()[model.FieldLastSeenAt])
 	}
 	return out, nil
 }
@@ -170,12 +162,12 @@ func readSession(ctx context.Context, fs *firestore.Client, id string) (sessionD
 func decodeEvent(d *firestore.DocumentSnapshot) Event {
 	m := d.Data()
 	e := Event{
-		DocID: d.Ref.ID, Type: str(m["type"]), SenderID: str(m["senderId"]), Data: stringMap(m["data"]),
-		ClientSequenceNumber: integer(m["clientSequenceNumber"]), CreatedAt: timestamp(m["createdAt"]),
-		Status: str(m["status"]), SequenceNumber: integer(m["sequenceNumber"]), RejectReason: str(m["rejectReason"]),
-		SequencedAt: timestamp(m["sequencedAt"]),
+		DocID: d.Ref.ID, Type: str(m[model.FieldType]), SenderID: str(m[model.FieldSenderID]), Data: stringMap(m[model.FieldData]),
+		ClientSequenceNumber: integer(m[model.FieldClientSequenceNumber]), CreatedAt: timestamp(m[model.FieldCreatedAt]),
+		Status: str(m[model.FieldStatus]), SequenceNumber: integer(m[model.FieldSequenceNumber]), RejectReason: str(m[model.FieldRejectReason]),
+		SequencedAt: timestamp(m[model.FieldSequencedAt]),
 	}
-	e.System = str(m["origin"]) == originServer || experiences.IsSystemType(e.Type)
+	e.System = str(m[model.FieldOrigin]) == model.OriginServer || model.IsSystemType(e.Type)
 	return e
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 func accepted(seq int64, typ string, data map[string]string) Event {
@@ -16,7 +17,7 @@ func accepted(seq int64, typ string, data map[string]string) Event {
 
 func TestStateAt(t *testing.T) {
 	x := experiences.CoReading
-	joined := accepted(1, experiences.ParticipantJoined, map[string]string{"userId": "ann", "created": "true"})
+	joined := accepted(1, model.ParticipantJoined, map[string]string{"userId": "ann", "created": "true"})
 	story := accepted(2, "story_selected", map[string]string{"storyId": "moon"})
 	page3 := accepted(3, "page_changed", map[string]string{"pageIndex": "3"})
 	page7 := accepted(4, "page_changed", map[string]string{"pageIndex": "7"})

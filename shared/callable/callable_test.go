@@ -285,7 +285,7 @@ func TestErrorLogging(t *testing.T) {
 			req.Header.Set("Content-Type", "application/json")
 			req.Header.Set("Authorization", "Bearer good-alice")
 			h.ServeHTTP(httptest.NewRecorder(), req)
-			var maxLevel slog.Level = slog.LevelDebug
+			maxLevel := slog.LevelDebug
 			var logged []string
 			for _, r := range rh.records {
 				maxLevel = max(maxLevel, r.Level)

@@ -27,7 +27,7 @@ type CoDrawingState struct {
 	Strokes []Stroke `json:"strokes"`
 }
 
-// CoDrawing: drawing together on one canvas.
+// CoDrawing is drawing together on one canvas.
 var CoDrawing = Define(Definition[CoDrawingState]{
 	ID:            "co_drawing",
 	SchemaVersion: 1,

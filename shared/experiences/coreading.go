@@ -7,7 +7,7 @@ type CoReadingState struct {
 	IsFullScreenMode bool   `json:"isFullScreenMode"`
 }
 
-// CoReading: reading a story together, page by page.
+// CoReading is reading a story together, page by page.
 var CoReading = Define(Definition[CoReadingState]{
 	// A story id of at most 128 id characters, a page index and a flag.
 	MaxStateBytes: 1 << 10,

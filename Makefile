@@ -32,6 +32,14 @@ $(NODE_STAMP): emulator/package.json emulator/package-lock.json
 	cd emulator && $(NPM) ci --no-audit --no-fund --omit=optional
 	@touch $@
 
+# Debian's Chromium, for the inspector's browser test (emulator/inspector),
+# installed as root or through sudo; a font so its screenshot has text.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then sudo=; elif command -v sudo >/dev/null; then sudo=sudo; \
+	else echo "make: install Debian's chromium package (as root: apt-get install chromium)" >&2; exit 1; fi; \
+	set -x; $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium fonts-dejavu-core
+
 # Built, then run directly (not `go run`), so Ctrl-C reaches the runner itself.
 # The build runs while npm installs: on a fresh clone both take tens of
 # seconds, and neither needs the other.
@@ -58,7 +66,7 @@ AT ?= 127.0.0.1
 client: $(NODE_STAMP)
 	cd emulator && node smoke/participant.mjs '$(AS)' '$(CALL)' '$(AT)'
 
-test: $(NODE_STAMP)
+test: $(NODE_STAMP) $(CHROMIUM)
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 12m $(GO_TEST_FLAGS) ./...
 

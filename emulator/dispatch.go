@@ -29,6 +29,11 @@ type DeliveryStats struct {
 	// Succeeded and Failed count deliveries by their final result.
 	Succeeded int64 `json:"succeeded"`
 	Failed    int64 `json:"failed"`
+	// InFlight counts the deliveries being attempted now (retries and
+	// their back-off included); Pending those received and not yet
+	// finished: held for reordering, queued, or in flight.
+	InFlight int64 `json:"inFlight"`
+	Pending  int64 `json:"pending"`
 	// HostRestarts counts the functions hosts started to replace one that
 	// crashed (filled in by Local.Deliveries).
 	HostRestarts int64 `json:"hostRestarts"`
@@ -163,6 +168,7 @@ func (d *dispatcher) worker() {
 func (d *dispatcher) deliver(dl delivery) {
 	ok := false
 	d.mu.Lock()
+	d.stats.InFlight++
 	maxAttempts, backoff, maxBackoff := d.faults.MaxAttempts, d.faults.MinBackoff, d.faults.MaxBackoff
 	d.mu.Unlock()
 	if !dl.retry {
@@ -190,6 +196,7 @@ func (d *dispatcher) deliver(dl delivery) {
 	} else {
 		d.stats.Failed++
 	}
+	d.stats.InFlight--
 	d.pending--
 	if d.pending == 0 {
 		d.idle.Broadcast()
@@ -211,7 +218,16 @@ func (d *dispatcher) latency() time.Duration {
 func (d *dispatcher) Stats() DeliveryStats {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.stats
+	s := d.stats
+	s.Pending = int64(d.pending)
+	return s
+}
+
+// currentFaults returns the faults in force, defaults filled in.
+func (d *dispatcher) currentFaults() Faults {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.faults
 }
 
 // wait blocks until every received trigger was delivered or given up, or

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -13,7 +14,8 @@ import (
 // a failed delivery when the function has retry on. The zero value delivers
 // each trigger once, one at a time, as it arrives, and retries a failed
 // delivery to a function declared with Retry as Eventarc does, on a faster
-// clock (DefaultRetryAttempts, DefaultMinBackoff, DefaultMaxBackoff).
+// clock (DefaultRetryAttempts, DefaultMinBackoff, DefaultMaxBackoff): what
+// tests start from. `make run` starts from ProductionFaults.
 type Faults struct {
 	// Concurrency is how many deliveries run at once (default 1).
 	Concurrency int
@@ -57,9 +59,31 @@ const (
 	DefaultMaxBackoff    = 5 * time.Second
 )
 
-// FaultsFromEnv reads EMULATOR_* variables, for `make run`.
+// ProductionFaults is `make run`'s delivery: production's conditions, so
+// that the bugs only concurrency, duplicates or retries reveal show on a
+// developer's machine. Eventarc delivers concurrently (Cloud Run scales
+// out), at least once, and retries a function deployed with retry; the
+// local stack does the same with ProductionConcurrency deliveries at once,
+// one trigger in ProductionDuplicateRate delivered twice, and the retry
+// defaults of Faults. Tests choose their own Faults (the zero value is the
+// deterministic one-at-a-time delivery).
+func ProductionFaults() Faults {
+	return Faults{Concurrency: ProductionConcurrency, DuplicateRate: ProductionDuplicateRate}
+}
+
+// The concurrency and duplicate rate of ProductionFaults: enough in flight
+// at once to interleave one session's triggers on two cores, and a
+// duplicate every few dozen events, so one shows in the first minutes of
+// use.
+const (
+	ProductionConcurrency   = 16
+	ProductionDuplicateRate = 0.02
+)
+
+// FaultsFromEnv is ProductionFaults with the EMULATOR_* variables applied,
+// for `make run`.
 func FaultsFromEnv() (Faults, error) {
-	var f Faults
+	f := ProductionFaults()
 	var err error
 	get := func(key string, parse func(string) error) {
 		if v := os.Getenv(key); v != "" && err == nil {
@@ -80,6 +104,41 @@ func FaultsFromEnv() (Faults, error) {
 	get("EMULATOR_MAX_BACKOFF", func(v string) (e error) { f.MaxBackoff, e = time.ParseDuration(v); return })
 	get("EMULATOR_FAULT_SEED", func(v string) (e error) { f.Seed, e = strconv.ParseInt(v, 10, 64); return })
 	return f, err
+}
+
+// String says in one line which delivery conditions are in force, for
+// `make run`'s banner and the inspector.
+func (f Faults) String() string {
+	f = f.withDefaults()
+	var b strings.Builder
+	fmt.Fprintf(&b, "concurrency %d", f.Concurrency)
+	switch {
+	case f.Copies > 1:
+		fmt.Fprintf(&b, ", every trigger %d times", f.Copies)
+	case f.DuplicateRate > 0:
+		fmt.Fprintf(&b, ", duplicates %g%%", 100*f.DuplicateRate)
+	default:
+		b.WriteString(", no duplicates")
+	}
+	if f.Copies > 1 && f.DuplicateRate > 0 {
+		fmt.Fprintf(&b, " (+%g%% once more)", 100*f.DuplicateRate)
+	}
+	if f.MaxAttempts > 1 {
+		fmt.Fprintf(&b, ", retries up to %d attempts (back-off %s to %s) for functions declared with retry",
+			f.MaxAttempts, f.MinBackoff, f.MaxBackoff)
+	} else {
+		b.WriteString(", no retries")
+	}
+	if f.MaxLatency > 0 {
+		fmt.Fprintf(&b, ", latency %s to %s", f.MinLatency, f.MaxLatency)
+	}
+	if f.ReorderWindow > 0 {
+		fmt.Fprintf(&b, ", reorder window %s", f.ReorderWindow)
+	}
+	if f.DropRate > 0 {
+		fmt.Fprintf(&b, ", drops %g%%", 100*f.DropRate)
+	}
+	return b.String()
 }
 
 func (f Faults) withDefaults() Faults {

@@ -40,6 +40,11 @@ func (l *Local) startPubSub(ctx context.Context) error {
 			return err
 		}
 	}
+	if l.opts.PublishCounts {
+		if err := l.countPublished(ctx, client); err != nil {
+			return err
+		}
+	}
 	for _, d := range l.decls {
 		if d.Kind != functions.PubSub {
 			continue

@@ -55,6 +55,9 @@ type Options struct {
 	// Schedules runs scheduled functions on their cron (default off: tests
 	// run them on demand with RunSchedule).
 	Schedules bool
+	// PublishCounts counts the messages published on each topic
+	// (Local.Published), through one more subscription per topic.
+	PublishCounts bool
 	// Logs receives the children's output; Logger the runner's JSON lines.
 	Logs   io.Writer
 	Logger *slog.Logger
@@ -76,6 +79,7 @@ type Local struct {
 	dispatcher *dispatcher
 	cron       *cron.Cron
 	feeders    []*feeder
+	published  *publishCounter
 	client     *http.Client
 	rawEvents  atomic.Bool
 	buildDir   string
@@ -191,6 +195,9 @@ func (l *Local) Stop() {
 	}
 	for _, f := range l.feeders {
 		f.stop()
+	}
+	if l.published != nil {
+		l.published.stop()
 	}
 	if l.server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -363,13 +370,14 @@ func (l *Local) serveCallable(w http.ResponseWriter, r *http.Request) {
 	}
 	start := time.Now()
 	waitCtx, cancel := context.WithTimeout(r.Context(), hostWaitTimeout)
-	host, err := l.sup.wait(waitCtx)
+	host, release, err := l.sup.wait(waitCtx)
 	cancel()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		l.logInvocation(r.Context(), d, 1, http.StatusServiceUnavailable, time.Since(start), err)
 		return
 	}
+	defer release()
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 	proxy := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 		pr.SetURL(host)
@@ -441,12 +449,13 @@ const hostWaitTimeout = 2 * hostStartTimeout
 func (l *Local) invoke(ctx context.Context, d functions.Declaration, attempt int, newReq func(host *url.URL) (*http.Request, error)) ([]byte, error) {
 	start := time.Now()
 	waitCtx, cancel := context.WithTimeout(ctx, hostWaitTimeout)
-	host, err := l.sup.wait(waitCtx)
+	host, release, err := l.sup.wait(waitCtx)
 	cancel()
 	if err != nil {
 		l.logInvocation(ctx, d, attempt, 0, time.Since(start), err)
 		return nil, err
 	}
+	defer release()
 	req, err := newReq(host)
 	if err != nil {
 		return nil, err

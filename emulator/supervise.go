@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -43,6 +44,18 @@ type supervisor struct {
 	ready    chan struct{} // closed while a host is up
 	restarts int64
 	stopping bool
+	// extra overrides env by key: settings changed at run time (setEnv),
+	// applied to every host started from then on.
+	extra map[string]string
+	// calls counts the requests on the current host, so that a host
+	// replaced on purpose (replace) finishes them before it stops.
+	calls *sync.WaitGroup
+	// replacing serialises replace calls.
+	replacing sync.Mutex
+	// replaced tells watch that the host it watches was swapped.
+	replaced chan struct{}
+	// retiring counts replaced hosts still finishing their requests.
+	retiring sync.WaitGroup
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -55,6 +68,8 @@ func (s *supervisor) start(ctx context.Context) error {
 	s.ready = make(chan struct{})
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.done = make(chan struct{})
+	s.replaced = make(chan struct{}, 1)
+	s.calls = new(sync.WaitGroup)
 	p, u, err := s.launch(ctx)
 	if err != nil {
 		s.cancel()
@@ -76,7 +91,7 @@ func (s *supervisor) launch(ctx context.Context) (*proc, *url.URL, error) {
 		return nil, nil, err
 	}
 	u, _ := url.Parse("http://" + hostPort(s.host, port))
-	env := append(append([]string(nil), s.env...), fmt.Sprintf("PORT=%d", port))
+	env := append(s.environ(), fmt.Sprintf("PORT=%d", port))
 	p, err := startProc(s.name, s.out, env, s.dir, s.binary, "--host="+s.host, fmt.Sprintf("--port=%d", port))
 	if err != nil {
 		return nil, nil, err
@@ -99,6 +114,11 @@ func (s *supervisor) watch(p *proc, started time.Time) {
 	for {
 		select {
 		case <-p.done:
+		case <-s.replaced:
+			s.mu.Lock()
+			p, started = s.proc, time.Now()
+			s.mu.Unlock()
+			continue
 		case <-s.ctx.Done():
 			return
 		}
@@ -106,6 +126,11 @@ func (s *supervisor) watch(p *proc, started time.Time) {
 		if s.stopping {
 			s.mu.Unlock()
 			return
+		}
+		if s.proc != p { // replaced on purpose: watch the new one
+			p = s.proc
+			s.mu.Unlock()
+			continue
 		}
 		s.ready = make(chan struct{})
 		s.mu.Unlock()
@@ -130,7 +155,14 @@ func (s *supervisor) watch(p *proc, started time.Time) {
 				next.stop(3 * time.Second)
 				return
 			}
+			if s.proc != p { // a replace installed a host meanwhile
+				p = s.proc
+				s.mu.Unlock()
+				next.stop(3 * time.Second)
+				break
+			}
 			s.proc, s.url, p, started = next, u, next, time.Now()
+			s.calls = new(sync.WaitGroup)
 			s.restarts++
 			close(s.ready)
 			s.mu.Unlock()
@@ -140,24 +172,109 @@ func (s *supervisor) watch(p *proc, started time.Time) {
 	}
 }
 
+// replace starts a host with the current environment and, once it answers,
+// sends every new request to it; the old host finishes the requests it has
+// and stops. It is a new revision rolled out as Cloud Run does: no request
+// fails for it.
+func (s *supervisor) replace(ctx context.Context) error {
+	s.replacing.Lock()
+	defer s.replacing.Unlock()
+	_, release, err := s.wait(ctx)
+	if err != nil {
+		return err
+	}
+	release()
+	next, u, err := s.launch(ctx)
+	if err != nil {
+		return fmt.Errorf("start the new functions host: %w", err)
+	}
+	s.mu.Lock()
+	if s.stopping {
+		s.mu.Unlock()
+		next.stop(3 * time.Second)
+		return fmt.Errorf("functions host stopped")
+	}
+	// Whatever host is current goes, even one a crash restart installed
+	// meanwhile; a restart still under way sees the swap and stands down.
+	old, oldCalls := s.proc, s.calls
+	s.proc, s.url, s.calls = next, u, new(sync.WaitGroup)
+	select {
+	case <-s.ready:
+	default:
+		close(s.ready)
+	}
+	s.mu.Unlock()
+	select {
+	case s.replaced <- struct{}{}:
+	default:
+	}
+	s.retiring.Add(1)
+	go func() {
+		defer s.retiring.Done()
+		oldCalls.Wait()
+		old.stop(3 * time.Second)
+	}()
+	s.log.Info("functions host replaced", "url", u.String())
+	return nil
+}
+
+// setEnv sets one variable for the hosts started from now on.
+func (s *supervisor) setEnv(key, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.extra == nil {
+		s.extra = map[string]string{}
+	}
+	s.extra[key] = value
+}
+
+// lookupEnv is a variable's value in the hosts' environment.
+func (s *supervisor) lookupEnv(key string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v, ok := s.extra[key]; ok {
+		return v, true
+	}
+	for i := len(s.env) - 1; i >= 0; i-- {
+		if k, v, _ := strings.Cut(s.env[i], "="); k == key {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// environ is env with the run-time settings last, so they win.
+func (s *supervisor) environ() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	env := append([]string(nil), s.env...)
+	for k, v := range s.extra {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
 // wait returns the URL of a running host, waiting for one while the host
-// is being replaced, until ctx ends.
-func (s *supervisor) wait(ctx context.Context) (*url.URL, error) {
+// is being replaced, until ctx ends. The caller calls release once its
+// request to that host is over.
+func (s *supervisor) wait(ctx context.Context) (_ *url.URL, release func(), _ error) {
 	for {
 		s.mu.Lock()
-		ready, u := s.ready, s.url
+		ready, u, calls := s.ready, s.url, s.calls
+		select {
+		case <-ready:
+			calls.Add(1)
+			s.mu.Unlock()
+			return u, calls.Done, nil
+		default:
+		}
 		s.mu.Unlock()
 		select {
 		case <-ready:
-			return u, nil
-		default:
-		}
-		select {
-		case <-ready:
 		case <-ctx.Done():
-			return nil, fmt.Errorf("functions host not up: %w", context.Cause(ctx))
+			return nil, nil, fmt.Errorf("functions host not up: %w", context.Cause(ctx))
 		case <-s.done:
-			return nil, fmt.Errorf("functions host stopped")
+			return nil, nil, fmt.Errorf("functions host stopped")
 		}
 	}
 }
@@ -198,6 +315,7 @@ func (s *supervisor) stop(grace time.Duration) {
 	if p != nil {
 		p.stop(grace)
 	}
+	s.retiring.Wait()
 }
 
 // hostEnv is the functions host's environment, but for PORT.

@@ -47,7 +47,10 @@ type Env struct {
 
 // Main starts the stack, points this process's Google Cloud clients at it
 // (FIRESTORE_EMULATOR_HOST...), runs the tests and stops everything. It
-// returns the exit code for os.Exit.
+// returns the exit code for os.Exit. opts.Faults is used as given (its
+// zero value delivers one trigger at a time, once): tests choose their
+// delivery, and never get `make run`'s emulator.ProductionFaults or the
+// EMULATOR_* variables by default.
 func Main(m *testing.M, opts emulator.Options, env **Env) int {
 	flag.Parse()
 	if testing.Short() {

@@ -70,12 +70,18 @@ func run() error {
 		FunctionsEnv:  functionsEnv(),
 		Faults:        faults,
 		Schedules:     true,
+		PublishCounts: true,
 		Logger:        logger,
 	})
 	if err != nil {
 		return err
 	}
 	defer local.Stop()
+	inspectorURL, stopInspector, err := startInspector(ctx, local, cfg.Emulators.UI.Port, logger)
+	if err != nil {
+		return err
+	}
+	defer stopInspector()
 
 	fmt.Printf(`
 Shared experiences local stack is up (project %s)
@@ -87,6 +93,9 @@ Shared experiences local stack is up (project %s)
                       callable:  POST %s
                       schedules: POST %s/emulator/v1/schedules/{name}:run
                       deliveries, retries, host restarts: GET %s/emulator/v1/deliveries
+  Inspector           %s     sessions, events, presence, delivery controls
+  Delivery            %s
+                      (production's conditions unless EMULATOR_* variables say otherwise)
 
   Environment for Go clients and tools:
     export %s
@@ -97,6 +106,7 @@ Ctrl-C stops everything.
 		local.PubSubHost,
 		local.FunctionsURL, hostOf(strings.TrimPrefix(local.FunctionsURL, "http://")), portOf(local.FunctionsURL),
 		local.CallableURL("{name}"), local.FunctionsURL, local.FunctionsURL,
+		inspectorURL, local.Faults(),
 		strings.Join(local.Env(), " \\\n           "))
 	if err := printDevices(ctx, local); err != nil {
 		return err
@@ -125,6 +135,9 @@ type firebaseJSON struct {
 		Firestore struct{ Port int } `json:"firestore"`
 		PubSub    struct{ Port int } `json:"pubsub"`
 		Functions struct{ Port int } `json:"functions"`
+		// UI stays disabled for firebase-tools (its Emulator UI is not
+		// run); its port is where the runner serves the inspector.
+		UI struct{ Port int } `json:"ui"`
 	} `json:"emulators"`
 }
 

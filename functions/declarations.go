@@ -26,11 +26,16 @@ const (
 const (
 	TopicExperienceEvents = "experience-events"
 	TopicSessionLifecycle = "session-lifecycle"
+	// TopicSessionWork carries the scheduled functions' work, one message
+	// per session (see Work), to maintainSession.
+	TopicSessionWork = "session-work"
 )
 
 // Topics lists every topic the deploy creates and the local runner makes on
 // the Pub/Sub emulator.
-func Topics() []string { return []string{TopicExperienceEvents, TopicSessionLifecycle} }
+func Topics() []string {
+	return []string{TopicExperienceEvents, TopicSessionLifecycle, TopicSessionWork}
+}
 
 // Eventarc event types of Firestore document changes.
 const (
@@ -106,6 +111,13 @@ func Declarations() []Declaration {
 			Topic:      TopicExperienceEvents,
 			Retry:      true,
 			cloudEvent: (*App).compactOnEvents,
+		},
+		{
+			Name:       "maintainSession",
+			Kind:       PubSub,
+			Topic:      TopicSessionWork,
+			Retry:      true,
+			cloudEvent: (*App).maintainSession,
 		},
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
 	"github.com/pajama-app/sharedexperiences/shared/model"
@@ -52,6 +54,10 @@ type Result struct {
 	// Written is false when another compaction had already written a
 	// snapshot at least as new.
 	Written bool `json:"written"`
+	// Pruned counts the events CompactAndPrune deleted; Cleared says it
+	// cleared the session's compactionDue mark.
+	Pruned  int  `json:"pruned"`
+	Cleared bool `json:"cleared,omitempty"`
 }
 
 // Compact brings state_snapshots/latest up to the session's last accepted
@@ -60,24 +66,80 @@ type Result struct {
 // concurrently: the snapshot is replaced only by one with a higher
 // lastEventSequenceNumber (or a current schema version), in a transaction.
 func (c *Compactor) Compact(ctx context.Context, sessionID string) (Result, error) {
-	res := Result{SessionID: sessionID}
-	sessRef := model.SessionRef(c.fs, sessionID)
-	sessSnap, err := sessRef.Get(ctx)
-	if err != nil {
-		return res, fmt.Errorf("read session %s: %w", sessionID, err)
-	}
-	var sess model.Session
-	if err := sessSnap.DataTo(&sess); err != nil {
-		return res, fmt.Errorf("decode session %s: %w", sessionID, err)
-	}
-	x, ok := c.reg.Lookup(sess.ExperienceID)
-	if !ok {
-		return res, fmt.Errorf("%w %q", experiences.ErrUnknownExperience, sess.ExperienceID)
-	}
-	snap, err := Read(ctx, nil, sessRef)
+	res, _, err := c.compact(ctx, sessionID)
+	return res, err
+}
+
+// CompactAndPrune is the compaction of one session, as compactSnapshots'
+// work and the compactOnEvents consumer do it: Compact, then Prune the
+// events the snapshot covers written before pruneBefore, then clear the
+// session's compactionDue mark when the snapshot has caught up with the
+// session as it was read. The mark is cleared only if the session was not
+// written since (a precondition on its update time, no transaction on the
+// busy session document): an event accepted meanwhile keeps it, and the
+// next run compacts again. Idempotent.
+func (c *Compactor) CompactAndPrune(ctx context.Context, sessionID string, pruneBefore time.Time) (Result, error) {
+	res, sess, err := c.compact(ctx, sessionID)
 	if err != nil {
 		return res, err
 	}
+	if sess.hasSnapshot || res.To > 0 {
+		if res.Pruned, err = prune(ctx, c.fs, sess.ref, res.To, pruneBefore); err != nil {
+			return res, err
+		}
+	}
+	if !sess.doc.CompactionDue || res.To < sess.doc.LastEventSequenceNumber {
+		return res, nil
+	}
+	_, err = sess.ref.Update(ctx, []firestore.Update{{Path: model.FieldCompactionDue, Value: false}},
+		firestore.LastUpdateTime(sess.updateTime))
+	switch status.Code(err) {
+	case codes.OK:
+		res.Cleared = true
+		return res, nil
+	case codes.FailedPrecondition, codes.NotFound:
+		return res, nil // the session moved on: the mark stays for the next run
+	}
+	return res, fmt.Errorf("clear compactionDue of %s: %w", sessionID, err)
+}
+
+// sessionRead is the session document as compaction read it.
+type sessionRead struct {
+	ref         *firestore.DocumentRef
+	doc         model.SessionDocument
+	updateTime  time.Time
+	hasSnapshot bool
+}
+
+func (c *Compactor) compact(ctx context.Context, sessionID string) (Result, sessionRead, error) {
+	res := Result{SessionID: sessionID}
+	sessRef := model.SessionRef(c.fs, sessionID)
+	read := sessionRead{ref: sessRef}
+	sessSnap, err := sessRef.Get(ctx)
+	if err != nil {
+		return res, read, fmt.Errorf("read session %s: %w", sessionID, err)
+	}
+	if err := sessSnap.DataTo(&read.doc); err != nil {
+		return res, read, fmt.Errorf("decode session %s: %w", sessionID, err)
+	}
+	read.updateTime = sessSnap.UpdateTime
+	sess := read.doc.Session
+	x, ok := c.reg.Lookup(sess.ExperienceID)
+	if !ok {
+		return res, read, fmt.Errorf("%w %q", experiences.ErrUnknownExperience, sess.ExperienceID)
+	}
+	snap, err := Read(ctx, nil, sessRef)
+	if err != nil {
+		return res, read, err
+	}
+	read.hasSnapshot = snap != nil
+	res, err = c.fold(ctx, x, sessRef, sess, snap, res)
+	return res, read, err
+}
+
+// fold folds the events after snap into it and writes the result.
+func (c *Compactor) fold(ctx context.Context, x experiences.Experience, sessRef *firestore.DocumentRef, sess model.Session, snap *Snapshot, res Result) (Result, error) {
+	sessionID := sessRef.ID
 	state, base, rebuilt, err := c.base(x, snap)
 	if err != nil {
 		return res, fmt.Errorf("session %s: %w", sessionID, err)
@@ -168,4 +230,22 @@ func (c *Compactor) base(x experiences.Experience, snap *Snapshot) (experiences.
 		return experiences.State{}, 0, false, err
 	}
 	return experiences.State{Participants: snap.Participants, OwnerID: snap.OwnerID, Experience: st}, snap.LastEventSequenceNumber, false, nil
+}
+
+// Due lists the active sessions whose accepted events passed their
+// snapshot (compactionDue, which the sequencer sets in the session write
+// that accepts them): one query, which reads only those sessions.
+func (c *Compactor) Due(ctx context.Context) ([]string, error) {
+	docs, err := c.fs.Collection(model.SessionsCollection).
+		Where(model.FieldStatus, "==", model.StatusActive).
+		Where(model.FieldCompactionDue, "==", true).
+		Select().Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("query sessions due for compaction: %w", err)
+	}
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.Ref.ID
+	}
+	return ids, nil
 }

@@ -1,0 +1,100 @@
+package emulator
+
+import (
+	"context"
+	"sync/atomic"
+
+	"cloud.google.com/go/firestore/apiv1/firestorepb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+)
+
+// Usage meters the Firestore operations of the clients made with its
+// ClientOptions as Firestore bills them: a read per document a get or a
+// query returns (a query that returns none costs one), a read per 1,000
+// entries an aggregation counts (one at least), a write per document
+// written or deleted. The emulator keeps no such count; the bench and the
+// cost tests read it here.
+type Usage struct {
+	reads, writes atomic.Int64
+}
+
+// Reads and Writes return the totals so far.
+func (u *Usage) Reads() int64  { return u.reads.Load() }
+func (u *Usage) Writes() int64 { return u.writes.Load() }
+
+// ClientOptions route a Firestore client's calls through u.
+func (u *Usage) ClientOptions() []option.ClientOption {
+	return []option.ClientOption{
+		option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(u.unary)),
+		option.WithGRPCDialOption(grpc.WithChainStreamInterceptor(u.stream)),
+	}
+}
+
+func (u *Usage) unary(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	err := invoker(ctx, method, req, reply, cc, opts...)
+	if err != nil {
+		return err
+	}
+	switch r := reply.(type) {
+	case *firestorepb.CommitResponse:
+		u.writes.Add(int64(len(r.GetWriteResults())))
+	case *firestorepb.BatchWriteResponse:
+		u.writes.Add(int64(len(r.GetWriteResults())))
+	case *firestorepb.Document:
+		u.reads.Add(1)
+	case *firestorepb.ListDocumentsResponse:
+		u.reads.Add(max(1, int64(len(r.GetDocuments()))))
+	}
+	return nil
+}
+
+func (u *Usage) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	s, err := streamer(ctx, desc, cc, method, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &meteredStream{ClientStream: s, u: u}, nil
+}
+
+// meteredStream counts what a streamed get or query returns; a query
+// that returns no document is billed one read when its stream ends.
+type meteredStream struct {
+	grpc.ClientStream
+	u     *Usage
+	query bool
+	docs  int64
+	ended bool
+}
+
+func (s *meteredStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil {
+		if s.query && s.docs == 0 && !s.ended {
+			s.u.reads.Add(1)
+		}
+		s.ended = true
+		return err
+	}
+	switch r := m.(type) {
+	case *firestorepb.BatchGetDocumentsResponse:
+		if r.GetFound() != nil || r.GetMissing() != "" {
+			s.u.reads.Add(1)
+		}
+	case *firestorepb.RunQueryResponse:
+		s.query = true
+		if r.GetDocument() != nil {
+			s.docs++
+			s.u.reads.Add(1)
+		}
+	case *firestorepb.RunAggregationQueryResponse:
+		if res := r.GetResult(); res != nil {
+			n := int64(0)
+			for _, v := range res.GetAggregateFields() {
+				n = max(n, v.GetIntegerValue())
+			}
+			s.u.reads.Add(1 + n/1000)
+		}
+	}
+	return nil
+}

@@ -71,7 +71,7 @@ func runSchedules(ctx context.Context, sizes []int, fraction float64, prog *prog
 func runScheduleSize(ctx context.Context, n int, fraction float64) ([]ScheduleRow, time.Duration, error) {
 	project := fmt.Sprintf("demo-bench-sched-%d-%d", n, time.Now().UnixNano()%1e9)
 	usage := &emulator.Usage{}
-	fs, err := firestore.NewClient(ctx, project, usage.ClientOptions()...)
+	fs, err := usage.Firestore(ctx, project)
 	if err != nil {
 		return nil, 0, err
 	}

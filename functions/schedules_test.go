@@ -38,7 +38,7 @@ func newCostApp(t *testing.T, ctx context.Context) *costApp {
 	t.Helper()
 	project := "demo-cost-" + emulatortest.ID("")
 	u := &emulator.Usage{}
-	fs, err := firestore.NewClient(ctx, project, u.ClientOptions()...)
+	fs, err := u.Firestore(ctx, project)
 	require.NoError(t, err)
 	t.Cleanup(func() { fs.Close() })
 	ps, err := pubsub.NewClient(ctx, project)
@@ -177,4 +177,32 @@ func TestSchedulesFindWhatNeedsWork(t *testing.T) {
 			require.LessOrEqual(t, reads, 1+perSession*int64(len(want[name])))
 		})
 	}
+}
+
+// TestUsageMeters: the meter the cost tests and the bench read counts as
+// Firestore bills, so "reads <= 3" above can fail.
+func TestUsageMeters(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	c := newCostApp(t, ctx)
+	col := c.fs.Collection("meter")
+	step := func(want, wantWrites int64, f func() error) {
+		t.Helper()
+		r0, w0 := c.usage.Reads(), c.usage.Writes()
+		require.NoError(t, f())
+		require.Equal(t, want, c.usage.Reads()-r0, "reads")
+		require.Equal(t, wantWrites, c.usage.Writes()-w0, "writes")
+	}
+	step(1, 0, func() error { _, err := col.Documents(ctx).GetAll(); return err }) // an empty query
+	step(0, 3, func() error {
+		b := c.fs.Batch()
+		for i := range 3 {
+			b.Set(col.Doc(fmt.Sprint(i)), map[string]any{"n": i})
+		}
+		_, err := b.Commit(ctx)
+		return err
+	})
+	step(3, 0, func() error { _, err := col.Documents(ctx).GetAll(); return err })
+	step(2, 0, func() error { _, err := c.fs.GetAll(ctx, []*firestore.DocumentRef{col.Doc("0"), col.Doc("missing")}); return err })
+	step(1, 0, func() error { _, err := col.NewAggregationQuery().WithCount("n").Get(ctx); return err })
 }

@@ -203,6 +203,9 @@ func TestUsageMeters(t *testing.T) {
 		return err
 	})
 	step(3, 0, func() error { _, err := col.Documents(ctx).GetAll(); return err })
-	step(2, 0, func() error { _, err := c.fs.GetAll(ctx, []*firestore.DocumentRef{col.Doc("0"), col.Doc("missing")}); return err })
+	step(2, 0, func() error {
+		_, err := c.fs.GetAll(ctx, []*firestore.DocumentRef{col.Doc("0"), col.Doc("missing")})
+		return err
+	})
 	step(1, 0, func() error { _, err := col.NewAggregationQuery().WithCount("n").Get(ctx); return err })
 }

@@ -32,6 +32,7 @@ type costApp struct {
 	fs        *firestore.Client
 	usage     *emulator.Usage
 	schedules map[string]http.HandlerFunc
+	events    map[string]func(context.Context, event.Event) error
 }
 
 func newCostApp(t *testing.T, ctx context.Context) *costApp {
@@ -51,10 +52,10 @@ func newCostApp(t *testing.T, ctx context.Context) *costApp {
 	cfg := config.Default()
 	cfg.ProjectID = project
 	app := functions.New(cfg, functions.Deps{Firestore: fs, Work: functions.NewPubSubWork(ps, functions.TopicSessionWork)})
-	c := &costApp{fs: fs, usage: u, schedules: map[string]http.HandlerFunc{}}
+	c := &costApp{fs: fs, usage: u, schedules: map[string]http.HandlerFunc{}, events: map[string]func(context.Context, event.Event) error{}}
 	functions.Register(app, functions.Registrar{
 		HTTP:       func(name string, fn func(http.ResponseWriter, *http.Request)) { c.schedules[name] = fn },
-		CloudEvent: func(string, func(context.Context, event.Event) error) {},
+		CloudEvent: func(name string, fn func(context.Context, event.Event) error) { c.events[name] = fn },
 	})
 	return c
 }
@@ -208,4 +209,60 @@ func TestUsageMeters(t *testing.T) {
 		return err
 	})
 	step(1, 0, func() error { _, err := col.NewAggregationQuery().WithCount("n").Get(ctx); return err })
+}
+
+// maintain hands w to maintainSession as Eventarc delivers a session-work
+// message.
+func (c *costApp) maintain(t *testing.T, ctx context.Context, w functions.Work) {
+	t.Helper()
+	data, err := json.Marshal(w)
+	require.NoError(t, err)
+	body, err := json.Marshal(map[string]any{"message": map[string]any{"data": data, "messageId": emulatortest.ID("m")}})
+	require.NoError(t, err)
+	e := event.New()
+	e.SetID(emulatortest.ID("ce"))
+	e.SetType("google.cloud.pubsub.topic.v1.messagePublished")
+	e.SetSource("//pubsub.googleapis.com/test")
+	require.NoError(t, e.SetData("application/json", body))
+	require.NoError(t, c.events["maintainSession"](ctx, e))
+}
+
+// TestMaintainSessionPresence: the presence work removes a suspect still
+// silent, deletes a heartbeat nobody in the session owns, leaves a
+// participant whose heartbeat is fresh, and changes nothing when
+// delivered again; the next run's query then finds nothing.
+func TestMaintainSessionPresence(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	c := newCostApp(t, ctx)
+	id := seedSessions(t, ctx, c.fs, 1, idle, "p")[0]
+	ref := model.SessionRef(c.fs, id)
+	owner, guest, stranger := "u1-"+id, "u2-"+id, "u3-"+id
+	old := time.Now().Add(-time.Hour)
+	for _, uid := range []string{guest, stranger} {
+		_, err := model.PresenceRef(ref, uid).Set(ctx, model.Presence{LastSeenAt: old})
+		require.NoError(t, err)
+	}
+	queued, _ := c.run(t, "checkPresence")
+	require.Equal(t, []string{id}, queued)
+
+	w := functions.Work{Task: functions.TaskPresence, SessionID: id, UIDs: []string{guest, stranger}}
+	for range 2 {
+		c.maintain(t, ctx, w)
+		snap, err := ref.Get(ctx)
+		require.NoError(t, err)
+		var sess model.Session
+		require.NoError(t, snap.DataTo(&sess))
+		require.Equal(t, []string{owner}, sess.Participants)
+		require.Equal(t, model.StatusActive, sess.Status)
+		for uid, exists := range map[string]bool{owner: true, guest: false, stranger: false} {
+			_, err := model.PresenceRef(ref, uid).Get(ctx)
+			require.Equal(t, exists, err == nil, "%s's heartbeat", uid)
+		}
+		evs, err := model.EventsRef(ref).Documents(ctx).GetAll()
+		require.NoError(t, err)
+		require.Len(t, evs, 1, "one participant_left, not two")
+	}
+	queued, _ = c.run(t, "checkPresence")
+	require.Empty(t, queued)
 }

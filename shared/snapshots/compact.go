@@ -72,7 +72,8 @@ func (c *Compactor) Compact(ctx context.Context, sessionID string) (Result, erro
 
 // CompactAndPrune is the compaction of one session, as compactSnapshots'
 // work and the compactOnEvents consumer do it: Compact, then Prune the
-// events the snapshot covers written before pruneBefore, then clear the
+// events the snapshot covers written before pruneBefore (none when the
+// session itself is younger), then clear the
 // session's compactionDue mark when the snapshot has caught up with the
 // session as it was read. The mark is cleared only if the session was not
 // written since (a precondition on its update time, no transaction on the
@@ -83,7 +84,9 @@ func (c *Compactor) CompactAndPrune(ctx context.Context, sessionID string, prune
 	if err != nil {
 		return res, err
 	}
-	if sess.hasSnapshot || res.To > 0 {
+	// A session younger than pruneBefore has no event older: pruning it
+	// would cost two queries to find nothing.
+	if (sess.hasSnapshot || res.To > 0) && sess.doc.CreatedAt.Before(pruneBefore) {
 		if res.Pruned, err = prune(ctx, c.fs, sess.ref, res.To, pruneBefore); err != nil {
 			return res, err
 		}

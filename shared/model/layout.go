@@ -73,8 +73,10 @@ const (
 
 	FieldLastSeenAt = "lastSeenAt"
 
-	// FieldExperienceState is the snapshot's state (package snapshots).
+	// FieldExperienceState is the snapshot's state, FieldSchemaVersion
+	// the version it is encoded in (package snapshots).
 	FieldExperienceState = "experienceState"
+	FieldSchemaVersion   = "schemaVersion"
 )
 
 // SessionRef is experience_sessions/{id}.

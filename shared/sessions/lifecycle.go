@@ -228,7 +228,7 @@ func (s *Store) RemoveAbsent(ctx context.Context, sessionID string, suspects []s
 		// Whoever is silent and not (or no longer) a participant leaves
 		// nothing behind for the next run's query.
 		for _, uid := range stale {
-			if !sess.IsParticipant(uid) && !slices.Contains(c.gone, uid) {
+			if (sess.Status != model.StatusActive || !sess.IsParticipant(uid)) && !slices.Contains(c.gone, uid) {
 				c.gone = append(c.gone, uid)
 			}
 		}

@@ -131,17 +131,27 @@ func (c *Compactor) compact(ctx context.Context, sessionID string) (Result, sess
 	if !ok {
 		return res, read, fmt.Errorf("%w %q", experiences.ErrUnknownExperience, sess.ExperienceID)
 	}
-	snap, err := Read(ctx, nil, sessRef)
-	if err != nil {
-		return res, read, err
+	var snap *Snapshot
+	var snapTime time.Time
+	doc, err := model.SnapshotRef(sessRef).Get(ctx)
+	switch {
+	case status.Code(err) == codes.NotFound:
+	case err != nil:
+		return res, read, fmt.Errorf("read snapshot: %w", err)
+	default:
+		if snap, err = decode(doc); err != nil {
+			return res, read, err
+		}
+		snapTime = doc.UpdateTime
 	}
 	read.hasSnapshot = snap != nil
-	res, err = c.fold(ctx, x, sessRef, sess, snap, res)
+	res, err = c.fold(ctx, x, sessRef, sess, snap, snapTime, res)
 	return res, read, err
 }
 
-// fold folds the events after snap into it and writes the result.
-func (c *Compactor) fold(ctx context.Context, x experiences.Experience, sessRef *firestore.DocumentRef, sess model.Session, snap *Snapshot, res Result) (Result, error) {
+// fold folds the events after snap (last written at snapTime; zero when
+// there is none) into it and writes the result.
+func (c *Compactor) fold(ctx context.Context, x experiences.Experience, sessRef *firestore.DocumentRef, sess model.Session, snap *Snapshot, snapTime time.Time, res Result) (Result, error) {
 	sessionID := sessRef.ID
 	state, base, rebuilt, err := c.base(x, snap)
 	if err != nil {
@@ -193,6 +203,23 @@ func (c *Compactor) fold(ctx context.Context, x experiences.Experience, sessRef 
 	}
 	if next.Participants == nil {
 		next.Participants = []string{}
+	}
+	// Compare and set on the snapshot as read: unless another compaction
+	// wrote it meanwhile, it is replaced without reading it again.
+	ref := model.SnapshotRef(sessRef)
+	if snapTime.IsZero() {
+		_, err = ref.Create(ctx, next)
+	} else {
+		_, err = ref.Update(ctx, next.updates(), firestore.LastUpdateTime(snapTime))
+	}
+	switch status.Code(err) {
+	case codes.OK:
+		res.Written = true
+		return res, nil
+	case codes.AlreadyExists, codes.FailedPrecondition, codes.NotFound:
+		// Written (or removed) meanwhile: decide on what is there now.
+	default:
+		return res, fmt.Errorf("write snapshot of %s: %w", sessionID, err)
 	}
 	err = c.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		res.Written = false

@@ -196,12 +196,14 @@ func TestUsageMeters(t *testing.T) {
 	}
 	step(1, 0, func() error { _, err := col.Documents(ctx).GetAll(); return err }) // an empty query
 	step(0, 3, func() error {
-		b := c.fs.Batch()
-		for i := range 3 {
-			b.Set(col.Doc(fmt.Sprint(i)), map[string]any{"n": i})
-		}
-		_, err := b.Commit(ctx)
-		return err
+		return c.fs.RunTransaction(ctx, func(_ context.Context, tx *firestore.Transaction) error {
+			for i := range 3 {
+				if err := tx.Set(col.Doc(fmt.Sprint(i)), map[string]any{"n": i}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	})
 	step(3, 0, func() error { _, err := col.Documents(ctx).GetAll(); return err })
 	step(2, 0, func() error {

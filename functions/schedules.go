@@ -3,6 +3,7 @@ package functions
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -52,8 +53,11 @@ func (a *App) fanOut(name, task string, find func(context.Context) ([]Work, erro
 		for i, w := range work {
 			out.Sessions[i] = w.SessionID
 		}
-		if len(work) == 0 {
+		switch {
+		case len(work) == 0:
 			return out, nil
+		case a.work == nil:
+			return out, errors.New("no work queue (Deps.Work) to send the sessions to")
 		}
 		return out, a.work.Enqueue(r.Context(), work)
 	})

@@ -99,7 +99,7 @@ func end(sess *model.Session, c *change, by, reason string) {
 	c.set(model.FieldStatus, model.StatusInactive)
 	c.set(model.FieldEndedAt, now)
 	c.set(model.FieldEndReason, reason)
-	// TTL deletes the session document after expireAt; FinalizeEnded
+	// TTL deletes the session document after expireAt; Finalize
 	// stamps its events and removes what TTL does not reach.
 	c.set(model.FieldExpireAt, now.Add(c.retention))
 	c.set(model.FieldFinalized, false)

@@ -45,7 +45,10 @@ func (a *App) compactOnEvents(ctx context.Context, e event.Event) error {
 	if err != nil || !a.cfg.SnapshotsEnabled || n%int64(a.cfg.CompactionThreshold) != 0 {
 		return nil
 	}
-	return a.compactSession(ctx, attrs[fanout.AttrSessionID])
+	sessionID := attrs[fanout.AttrSessionID]
+	return a.compactSession(ctx, sessionID, func(pruneBefore time.Time) (snapshots.Result, error) {
+		return a.compact.CompactAndPrune(ctx, sessionID, pruneBefore)
+	})
 }
 
 // compactSession compacts and prunes one session, for compactOnEvents and
@@ -54,8 +57,8 @@ func (a *App) compactOnEvents(ctx context.Context, e event.Event) error {
 // so the message is acknowledged instead of redelivered for ever; any
 // other failure returns its error, and Pub/Sub redelivers that session's
 // message alone.
-func (a *App) compactSession(ctx context.Context, sessionID string) error {
-	res, err := a.compact.CompactAndPrune(ctx, sessionID, time.Now().Add(-a.cfg.EventRetention))
+func (a *App) compactSession(ctx context.Context, sessionID string, compact func(pruneBefore time.Time) (snapshots.Result, error)) error {
+	res, err := compact(time.Now().Add(-a.cfg.EventRetention))
 	switch {
 	case errors.Is(err, snapshots.ErrStateTooLarge), errors.Is(err, snapshots.ErrNewerSnapshot):
 		a.log.ErrorContext(ctx, "compaction cannot succeed; message acknowledged", logging.KeySessionID, sessionID, "error", err.Error())
@@ -99,7 +102,12 @@ func (a *App) maintainSession(ctx context.Context, e event.Event) error {
 		if !a.cfg.SnapshotsEnabled {
 			return nil
 		}
-		return a.compactSession(ctx, w.SessionID)
+		return a.compactSession(ctx, w.SessionID, func(pruneBefore time.Time) (snapshots.Result, error) {
+			if w.Due != nil && w.Due.SessionID == w.SessionID {
+				return a.compact.CompactDue(ctx, *w.Due, pruneBefore)
+			}
+			return a.compact.CompactAndPrune(ctx, w.SessionID, pruneBefore)
+		})
 	default:
 		a.log.ErrorContext(ctx, "unknown session work; dropped", "ceId", e.ID(), "task", w.Task)
 		return nil

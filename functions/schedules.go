@@ -94,8 +94,12 @@ func (a *App) compactSnapshots() http.Handler {
 		if !a.cfg.SnapshotsEnabled {
 			return nil, nil
 		}
-		ids, err := a.compact.Due(ctx)
-		return sessionWork(TaskCompact, ids), err
+		due, err := a.compact.Due(ctx)
+		out := make([]Work, len(due))
+		for i := range due {
+			out[i] = Work{Task: TaskCompact, SessionID: due[i].SessionID, Due: &due[i]}
+		}
+		return out, err
 	})
 }
 

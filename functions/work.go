@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"cloud.google.com/go/pubsub/v2"
+
+	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
 
 // Tasks a session-work message asks maintainSession to do.
@@ -27,6 +29,9 @@ type Work struct {
 	// UIDs are the participants whose heartbeat the presence query found
 	// silent (TaskPresence).
 	UIDs []string `json:"uids,omitempty"`
+	// Due is the session as the compaction query read it (TaskCompact),
+	// so the work need not read it again.
+	Due *snapshots.DueSession `json:"due,omitempty"`
 }
 
 // WorkQueue carries scheduled work to maintainSession, one message per

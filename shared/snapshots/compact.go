@@ -80,13 +80,46 @@ func (c *Compactor) Compact(ctx context.Context, sessionID string) (Result, erro
 // busy session document): an event accepted meanwhile keeps it, and the
 // next run compacts again. Idempotent.
 func (c *Compactor) CompactAndPrune(ctx context.Context, sessionID string, pruneBefore time.Time) (Result, error) {
-	res, sess, err := c.compact(ctx, sessionID)
+	read, err := c.readSession(ctx, sessionID)
+	if err != nil {
+		return Result{SessionID: sessionID}, err
+	}
+	return c.compactAndPrune(ctx, read, pruneBefore)
+}
+
+// DueSession is a session Due found, as its query read it.
+type DueSession struct {
+	SessionID               string    `json:"sessionId"`
+	ExperienceID            string    `json:"experienceId"`
+	LastEventSequenceNumber int64     `json:"lastEventSequenceNumber"`
+	CreatedAt               time.Time `json:"createdAt"`
+	// UpdateTime is the session document's, for the precondition that
+	// clears its mark.
+	UpdateTime time.Time `json:"updateTime"`
+}
+
+// CompactDue is CompactAndPrune on a session as Due read it, without
+// reading it again: the precondition on its update time then also covers
+// what changed since the query, so a session written meanwhile keeps its
+// mark and is compacted again by the next run.
+func (c *Compactor) CompactDue(ctx context.Context, d DueSession, pruneBefore time.Time) (Result, error) {
+	read := sessionRead{ref: model.SessionRef(c.fs, d.SessionID), updateTime: d.UpdateTime, doc: model.SessionDocument{
+		Session: model.Session{ID: d.SessionID, ExperienceID: d.ExperienceID,
+			LastEventSequenceNumber: d.LastEventSequenceNumber, CreatedAt: d.CreatedAt},
+		CompactionDue: true,
+	}}
+	return c.compactAndPrune(ctx, read, pruneBefore)
+}
+
+func (c *Compactor) compactAndPrune(ctx context.Context, sess sessionRead, pruneBefore time.Time) (Result, error) {
+	sessionID := sess.ref.ID
+	res, hasSnapshot, err := c.compactRead(ctx, sess)
 	if err != nil {
 		return res, err
 	}
 	// A session younger than pruneBefore has no event older: pruning it
 	// would cost two queries to find nothing.
-	if (sess.hasSnapshot || res.To > 0) && sess.doc.CreatedAt.Before(pruneBefore) {
+	if (hasSnapshot || res.To > 0) && sess.doc.CreatedAt.Before(pruneBefore) {
 		if res.Pruned, err = prune(ctx, c.fs, sess.ref, res.To, pruneBefore); err != nil {
 			return res, err
 		}
@@ -108,28 +141,42 @@ func (c *Compactor) CompactAndPrune(ctx context.Context, sessionID string, prune
 
 // sessionRead is the session document as compaction read it.
 type sessionRead struct {
-	ref         *firestore.DocumentRef
-	doc         model.SessionDocument
-	updateTime  time.Time
-	hasSnapshot bool
+	ref        *firestore.DocumentRef
+	doc        model.SessionDocument
+	updateTime time.Time
+}
+
+func (c *Compactor) readSession(ctx context.Context, sessionID string) (sessionRead, error) {
+	read := sessionRead{ref: model.SessionRef(c.fs, sessionID)}
+	sessSnap, err := read.ref.Get(ctx)
+	if err != nil {
+		return read, fmt.Errorf("read session %s: %w", sessionID, err)
+	}
+	if err := sessSnap.DataTo(&read.doc); err != nil {
+		return read, fmt.Errorf("decode session %s: %w", sessionID, err)
+	}
+	read.updateTime = sessSnap.UpdateTime
+	return read, nil
 }
 
 func (c *Compactor) compact(ctx context.Context, sessionID string) (Result, sessionRead, error) {
-	res := Result{SessionID: sessionID}
-	sessRef := model.SessionRef(c.fs, sessionID)
-	read := sessionRead{ref: sessRef}
-	sessSnap, err := sessRef.Get(ctx)
+	read, err := c.readSession(ctx, sessionID)
 	if err != nil {
-		return res, read, fmt.Errorf("read session %s: %w", sessionID, err)
+		return Result{SessionID: sessionID}, read, err
 	}
-	if err := sessSnap.DataTo(&read.doc); err != nil {
-		return res, read, fmt.Errorf("decode session %s: %w", sessionID, err)
-	}
-	read.updateTime = sessSnap.UpdateTime
+	res, _, err := c.compactRead(ctx, read)
+	return res, read, err
+}
+
+// compactRead compacts the session as read; it reports whether a snapshot
+// existed before.
+func (c *Compactor) compactRead(ctx context.Context, read sessionRead) (Result, bool, error) {
+	sessRef := read.ref
+	res := Result{SessionID: sessRef.ID}
 	sess := read.doc.Session
 	x, ok := c.reg.Lookup(sess.ExperienceID)
 	if !ok {
-		return res, read, fmt.Errorf("%w %q", experiences.ErrUnknownExperience, sess.ExperienceID)
+		return res, false, fmt.Errorf("%w %q", experiences.ErrUnknownExperience, sess.ExperienceID)
 	}
 	var snap *Snapshot
 	var snapTime time.Time
@@ -137,16 +184,15 @@ func (c *Compactor) compact(ctx context.Context, sessionID string) (Result, sess
 	switch {
 	case status.Code(err) == codes.NotFound:
 	case err != nil:
-		return res, read, fmt.Errorf("read snapshot: %w", err)
+		return res, false, fmt.Errorf("read snapshot: %w", err)
 	default:
 		if snap, err = decode(doc); err != nil {
-			return res, read, err
+			return res, false, err
 		}
 		snapTime = doc.UpdateTime
 	}
-	read.hasSnapshot = snap != nil
 	res, err = c.fold(ctx, x, sessRef, sess, snap, snapTime, res)
-	return res, read, err
+	return res, snap != nil, err
 }
 
 // fold folds the events after snap (last written at snapTime; zero when
@@ -264,18 +310,24 @@ func (c *Compactor) base(x experiences.Experience, snap *Snapshot) (experiences.
 
 // Due lists the active sessions whose accepted events passed their
 // snapshot (compactionDue, which the sequencer sets in the session write
-// that accepts them): one query, which reads only those sessions.
-func (c *Compactor) Due(ctx context.Context) ([]string, error) {
+// that accepts them): one query, which reads only those sessions, and
+// returns what compaction needs of each (see CompactDue).
+func (c *Compactor) Due(ctx context.Context) ([]DueSession, error) {
 	docs, err := c.fs.Collection(model.SessionsCollection).
 		Where(model.FieldStatus, "==", model.StatusActive).
 		Where(model.FieldCompactionDue, "==", true).
-		Select().Documents(ctx).GetAll()
+		Select(model.FieldExperienceID, model.FieldLastEventSequenceNumber, model.FieldCreatedAt).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, fmt.Errorf("query sessions due for compaction: %w", err)
 	}
-	ids := make([]string, len(docs))
+	out := make([]DueSession, len(docs))
 	for i, d := range docs {
-		ids[i] = d.Ref.ID
+		var s model.Session
+		if err := d.DataTo(&s); err != nil {
+			return nil, fmt.Errorf("decode session %s: %w", d.Ref.ID, err)
+		}
+		out[i] = DueSession{SessionID: d.Ref.ID, ExperienceID: s.ExperienceID, LastEventSequenceNumber: s.LastEventSequenceNumber,
+			CreatedAt: s.CreatedAt, UpdateTime: d.UpdateTime}
 	}
-	return ids, nil
+	return out, nil
 }

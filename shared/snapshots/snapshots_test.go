@@ -243,8 +243,12 @@ func TestCompactAndPruneClearsTheMark(t *testing.T) {
 	ctx := context.Background()
 	comp := snapshots.NewCompactor(fs, experiences.Default())
 	due := func() []string {
-		ids, err := comp.Due(ctx)
+		found, err := comp.Due(ctx)
 		require.NoError(t, err)
+		var ids []string
+		for _, d := range found {
+			ids = append(ids, d.SessionID)
+		}
 		return ids
 	}
 	h := newHistory(t, fs, experiences.CoReading)
@@ -275,4 +279,46 @@ func TestCompactAndPruneClearsTheMark(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, res.Cleared)
 	require.Contains(t, due(), h.sessionID)
+}
+
+// TestCompactDue: the work compactSnapshots queues compacts the session as
+// its query read it, with no second read of the session, and clears the
+// mark; the same work after a write to the session leaves the mark.
+func TestCompactDue(t *testing.T) {
+	fs := client(t)
+	ctx := context.Background()
+	comp := snapshots.NewCompactor(fs, experiences.Default())
+	find := func(id string) (snapshots.DueSession, bool) {
+		found, err := comp.Due(ctx)
+		require.NoError(t, err)
+		for _, d := range found {
+			if d.SessionID == id {
+				return d, true
+			}
+		}
+		return snapshots.DueSession{}, false
+	}
+	h := newHistory(t, fs, experiences.CoReading)
+	h.append(t, experiences.Event{Type: "story_selected", SenderID: "u1", Data: map[string]string{"storyId": "s"}})
+	d, ok := find(h.sessionID)
+	require.True(t, ok)
+	require.Equal(t, experiences.CoReading.ID(), d.ExperienceID)
+	require.EqualValues(t, 2, d.LastEventSequenceNumber)
+	require.False(t, d.UpdateTime.IsZero())
+
+	// Written after the query: the mark stays, the snapshot is still made.
+	h.append(t, experiences.Event{Type: "page_changed", SenderID: "u1", Data: map[string]string{"pageIndex": "1"}})
+	res, err := comp.CompactDue(ctx, d, time.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	require.EqualValues(t, 3, res.To)
+	require.False(t, res.Cleared)
+
+	d, ok = find(h.sessionID)
+	require.True(t, ok)
+	res, err = comp.CompactDue(ctx, d, time.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	require.True(t, res.Cleared)
+	_, ok = find(h.sessionID)
+	require.False(t, ok)
+	h.requireInvariant(t, "compacted as queued")
 }

@@ -262,11 +262,10 @@ func scheduleGoals(s *SchedulesResult) []Goal {
 				Measured: fmt.Sprintf("%d reads (%d in the run), %d writes, %.0f ms", r.TotalReads, r.RunReads, r.Writes, r.TotalMs),
 				Pass:     r.TotalReads <= int64(3*r.NeedWork+constant)}
 			if !g.Pass && name == "compactSnapshots" {
-				g.Note = "Compaction reads, per session that needs it, its row in the run's query, the session, the snapshot " +
-					"(replaced by compare and set on its update time, not read again) and the events it folds (one here): " +
-					"3 reads plus the new events, which are the work itself; none on the other sessions, so the cost stays " +
-					"flat in the active sessions. Passing the session's fields in the message would save its read. A session " +
-					"older than EVENT_RETENTION also runs the two prune queries."
+				g.Note = "Compaction reads, per session that needs it, its row in the run's query (which travels in the message, " +
+					"so the session is not read again), the snapshot (replaced by compare and set, not read again) and the " +
+					"events it folds: 2 reads plus the new events, which are the work itself. A session older than " +
+					"EVENT_RETENTION also runs the two prune queries."
 			}
 			out = append(out, g)
 		}

@@ -47,6 +47,10 @@
 //     16 sequencer instances (own client, own lanes), some duplicated:
 //     events/s, transaction attempts per event, Sequence errors, lost
 //     events, and the accepted numbers checked to be exactly 1..N.
+//   - Scenario 10: the scheduled functions at 1,000 and 10,000 active
+//     sessions of which 1% need work: Firestore reads and writes of each
+//     run and of the session-work messages it queued, and its duration
+//     (-only schedules runs it alone, in about a minute).
 //   - Go benchmarks of the pure hot paths (validation, reducer folds,
 //     CloudEvent decoding), with allocations.
 //
@@ -119,6 +123,9 @@ type config struct {
 	InstanceDup     float64 `json:"instanceDuplicateFraction"`
 	InstanceMaxSecs int     `json:"instanceMaxWriteSeconds"`
 
+	SchedSizes    intList `json:"scheduleSessions"`
+	SchedFraction float64 `json:"scheduleNeedWorkFraction"`
+
 	JoinSizes  intList `json:"joinSizes"`
 	JoinReps   int     `json:"joinReps"`
 	JoinWarmup int     `json:"joinWarmup"`
@@ -133,7 +140,7 @@ type config struct {
 }
 
 func parseFlags(args []string) (config, error) {
-	c := config{SeqWriters: intList{1, 5, 20, 50}, JoinSizes: intList{10, 1000, 10000}, InstanceCounts: intList{1, 4, 16}}
+	c := config{SeqWriters: intList{1, 5, 20, 50}, JoinSizes: intList{10, 1000, 10000}, InstanceCounts: intList{1, 4, 16}, SchedSizes: intList{1000, 10000}}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.IntVar(&c.LatencyN, "latency-n", 500, "floor and scenario 1: timed writes per path")
 	fs.IntVar(&c.LatencyWarmup, "latency-warmup", 30, "floor and scenario 1: untimed writes per path first")
@@ -159,6 +166,8 @@ func parseFlags(args []string) (config, error) {
 	fs.Var(&c.JoinSizes, "join-sizes", "scenarios 4 and 5: events of history, comma-separated; the first also sizes the fresh reference session")
 	fs.IntVar(&c.JoinReps, "join-reps", 30, "scenario 4: timed joins per size, before and after compaction")
 	fs.IntVar(&c.JoinWarmup, "join-warmup", 3, "scenario 4: untimed joins per size first")
+	fs.Var(&c.SchedSizes, "sched-sessions", "scenario 10: active sessions seeded, comma-separated")
+	fs.Float64Var(&c.SchedFraction, "sched-need", 0.01, "scenario 10: fraction of the sessions that need work")
 	fs.IntVar(&c.DeliveryConcurrency, "delivery-concurrency", 16, "trigger deliveries in flight at once (Eventarc is concurrent)")
 	fs.BoolVar(&c.GoBench, "gobench", true, "run the Go benchmarks of the pure hot paths")
 	fs.StringVar(&c.GoBenchTime, "gobench-time", "500ms", "-benchtime for the Go benchmarks")
@@ -179,6 +188,8 @@ func parseFlags(args []string) (config, error) {
 		c.FloodRounds < 1, c.FloodBatch < 1 || c.FloodBatch > 450, c.MemEvents < 1, c.MemEventBytes < 1,
 		len(c.InstanceCounts) == 0, c.InstanceWriters < 1, c.InstanceEvents < 1, c.InstanceMaxSecs < 1:
 		return c, errors.New("every size must be at least 1 (and -ceiling-batch at most 499, -flood-batch at most 450)")
+	case c.SchedFraction < 0 || c.SchedFraction > 1 || len(c.SchedSizes) == 0:
+		return c, errors.New("-sched-need is a fraction, 0 to 1, and -sched-sessions not empty")
 	case c.InstanceDup < 0 || c.InstanceDup > 1:
 		return c, errors.New("-instance-dup is a fraction, 0 to 1")
 	}
@@ -186,7 +197,7 @@ func parseFlags(args []string) (config, error) {
 }
 
 // scenarioNames are the values -only takes.
-var scenarioNames = []string{"latency", "sequencing", "many", "flood", "memory", "instances", "e2e", "catchup", "gobench"}
+var scenarioNames = []string{"latency", "sequencing", "many", "flood", "memory", "instances", "e2e", "catchup", "schedules", "gobench"}
 
 // stringSet is a comma-separated set flag.
 type stringSet map[string]bool
@@ -443,6 +454,13 @@ func runAll(ctx context.Context, root string, cfg config, res *Results, prog *pr
 		r, err := runCatchUp(ctx, st, cfg.JoinSizes, cfg.JoinReps, cfg.JoinWarmup, prog)
 		if err == nil {
 			res.CatchUp = &r
+		}
+		return err
+	})
+	step("schedules", "scenario 10: the scheduled functions at many active sessions", func() error {
+		r, err := runSchedules(ctx, cfg.SchedSizes, cfg.SchedFraction, prog)
+		if err == nil {
+			res.Schedules = &r
 		}
 		return err
 	})

@@ -36,6 +36,7 @@ type Results struct {
 	Instances         *InstancesResult `json:"instances"`
 	EndToEnd          *EndToEndResult  `json:"endToEnd"`
 	CatchUp           *CatchUpResult   `json:"catchUp"`
+	Schedules         *SchedulesResult `json:"schedules"`
 	GoBench           []GoBenchLine    `json:"goBench"`
 	Goals             []Goal           `json:"goals"`
 	LogFile           string           `json:"-"`
@@ -243,6 +244,9 @@ func goals(r *Results) []Goal {
 			}
 			out = append(out, g)
 		}
+	}
+	if r.Schedules != nil {
+		out = append(out, scheduleGoals(r.Schedules)...)
 	}
 	return append(out, hostileGoals(r)...)
 }
@@ -553,6 +557,9 @@ func markdown(r *Results) string {
 	}
 
 	hostileMarkdown(r, p)
+	if r.Schedules != nil {
+		schedulesMarkdown(r.Schedules, p)
+	}
 
 	if len(r.GoBench) > 0 {
 		p("")

@@ -13,7 +13,10 @@
 //	call service write -> calls/{callId} -> onCallWritten (leave, end) -> sessions
 //	callable HTTPS (createSession, joinSession, ...) -> sessions
 //	Cloud Scheduler -> closeStaleSessions, checkPresence, compactSnapshots,
-//	                   cleanupEndedSessions
+//	                   cleanupEndedSessions (an indexed query for the sessions
+//	                   that need work) -> Pub/Sub session-work, a message per
+//	                   session -> maintainSession -> sessions, snapshots
+//	Cloud Scheduler -> sweepPendingEvents -> events
 package functions
 
 import (
@@ -47,6 +50,7 @@ type App struct {
 	sessions *sessions.Store
 	seq      *events.Sequencer
 	compact  *snapshots.Compactor
+	work     WorkQueue
 }
 
 // Deps are the clients an App uses.
@@ -60,6 +64,9 @@ type Deps struct {
 	AppCheck callable.AppCheckVerifier
 	// Events receives accepted events (nil: no fan-out).
 	Events events.Publisher
+	// Work carries the scheduled functions' per-session work to
+	// maintainSession (the session-work topic).
+	Work   WorkQueue
 	Logger *slog.Logger
 }
 
@@ -76,6 +83,7 @@ func New(cfg config.Config, deps Deps) *App {
 		fs:       deps.Firestore,
 		verifier: deps.Verifier,
 		appCheck: deps.AppCheck,
+		work:     deps.Work,
 		sessions: sessions.NewStore(deps.Firestore, cfg.StoreOptions(func(id string) bool { _, ok := registry.Lookup(id); return ok })),
 		compact:  snapshots.NewCompactor(deps.Firestore, registry),
 		seq:      events.NewSequencer(deps.Firestore, registry, deps.Events, cfg.SequencerOptions(), log),
@@ -106,12 +114,12 @@ func NewFromEnv(ctx context.Context) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("firestore client: %w", err)
 	}
-	deps := Deps{Firestore: fs, Verifier: authClient, AppCheck: appCheck}
+	ps, err := pubsub.NewClient(ctx, cfg.ProjectID)
+	if err != nil {
+		return nil, fmt.Errorf("pubsub client: %w", err)
+	}
+	deps := Deps{Firestore: fs, Verifier: authClient, AppCheck: appCheck, Work: NewPubSubWork(ps, TopicSessionWork)}
 	if cfg.PublishEvents {
-		ps, err := pubsub.NewClient(ctx, cfg.ProjectID)
-		if err != nil {
-			return nil, fmt.Errorf("pubsub client: %w", err)
-		}
 		deps.Events = fanout.NewPublisher(ps, TopicExperienceEvents, TopicSessionLifecycle)
 	}
 	return New(cfg, deps), nil

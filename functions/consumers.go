@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/pajama-app/sharedexperiences/shared/fanout"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
+	"github.com/pajama-app/sharedexperiences/shared/sessions"
 	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
 
@@ -45,15 +47,81 @@ func (a *App) compactOnEvents(ctx context.Context, e event.Event) error {
 		return nil
 	}
 	sessionID := attrs[fanout.AttrSessionID]
-	_, _, err = a.compactAndPrune(ctx, sessionID)
+	return a.compactSession(ctx, sessionID, func(pruneBefore time.Time) (snapshots.Result, error) {
+		return a.compact.CompactAndPrune(ctx, sessionID, pruneBefore)
+	})
+}
+
+// compactSession compacts and prunes one session, for compactOnEvents and
+// the compactSnapshots work alike. A failure that no retry can mend
+// (ErrStateTooLarge, ErrNewerSnapshot) is logged at ERROR and returns nil,
+// so the message is acknowledged instead of redelivered for ever; any
+// other failure returns its error, and Pub/Sub redelivers that session's
+// message alone.
+func (a *App) compactSession(ctx context.Context, sessionID string, compact func(pruneBefore time.Time) (snapshots.Result, error)) error {
+	res, err := compact(time.Now().Add(-a.cfg.EventRetention))
 	switch {
 	case errors.Is(err, snapshots.ErrStateTooLarge), errors.Is(err, snapshots.ErrNewerSnapshot):
-		// No redelivery can succeed: acknowledged, and left to the logs.
 		a.log.ErrorContext(ctx, "compaction cannot succeed; message acknowledged", logging.KeySessionID, sessionID, "error", err.Error())
 		return nil
 	case err != nil:
 		a.log.ErrorContext(ctx, "compaction failed; will be retried", logging.KeySessionID, sessionID, "error", err.Error())
 		return err
 	}
+	a.log.InfoContext(ctx, "compacted", logging.KeySessionID, sessionID, "from", res.From, "to", res.To,
+		"folded", res.Folded, "rebuilt", res.Rebuilt, "written", res.Written, "pruned", res.Pruned)
+	return nil
+}
+
+// maintainSession does one session's share of a scheduled run (a
+// session-work message, see Work). Each task decides on the session's
+// state as it is now, so a redelivery or a duplicate changes nothing. A
+// message no retry can mend is logged and acknowledged; any other failure
+// returns its error, and Pub/Sub redelivers this session's message alone.
+func (a *App) maintainSession(ctx context.Context, e event.Event) error {
+	var msg messagePublished
+	var w Work
+	if err := json.Unmarshal(e.Data(), &msg); err != nil {
+		a.log.ErrorContext(ctx, "undecodable Pub/Sub event; dropped", "ceId", e.ID(), "error", err.Error())
+		return nil
+	}
+	if err := json.Unmarshal(msg.Message.Data, &w); err != nil {
+		a.log.ErrorContext(ctx, "undecodable session work; dropped", "ceId", e.ID(), "error", err.Error())
+		return nil
+	}
+	now := time.Now()
+	var result any
+	var err error
+	switch w.Task {
+	case TaskPresence:
+		result, err = a.sessions.RemoveAbsent(ctx, w.SessionID, w.UIDs, now.Add(-a.cfg.PresenceGrace))
+	case TaskStale:
+		result, err = a.sessions.EndIfStale(ctx, w.SessionID, now.Add(-a.cfg.StaleSessionAfter))
+	case TaskFinalize:
+		result, err = a.sessions.Finalize(ctx, w.SessionID, now.Add(-a.cfg.CleanupGrace))
+	case TaskCompact:
+		if !a.cfg.SnapshotsEnabled {
+			return nil
+		}
+		return a.compactSession(ctx, w.SessionID, func(pruneBefore time.Time) (snapshots.Result, error) {
+			if w.Due != nil && w.Due.SessionID == w.SessionID {
+				return a.compact.CompactDue(ctx, *w.Due, pruneBefore)
+			}
+			return a.compact.CompactAndPrune(ctx, w.SessionID, pruneBefore)
+		})
+	default:
+		a.log.ErrorContext(ctx, "unknown session work; dropped", "ceId", e.ID(), "task", w.Task)
+		return nil
+	}
+	log := a.log.With(logging.KeySessionID, w.SessionID, "task", w.Task)
+	switch {
+	case errors.Is(err, sessions.ErrInvalidID):
+		log.ErrorContext(ctx, "session work names an invalid id; dropped", "error", err.Error())
+		return nil
+	case err != nil:
+		log.ErrorContext(ctx, "session work failed; will be retried", "error", err.Error())
+		return err
+	}
+	log.InfoContext(ctx, "session work done", "result", result)
 	return nil
 }

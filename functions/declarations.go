@@ -27,11 +27,16 @@ const (
 const (
 	TopicExperienceEvents = "experience-events"
 	TopicSessionLifecycle = "session-lifecycle"
+	// TopicSessionWork carries the scheduled functions' work, one message
+	// per session (see Work), to maintainSession.
+	TopicSessionWork = "session-work"
 )
 
 // Topics lists every topic the deploy creates and the local runner makes on
 // the Pub/Sub emulator.
-func Topics() []string { return []string{TopicExperienceEvents, TopicSessionLifecycle} }
+func Topics() []string {
+	return []string{TopicExperienceEvents, TopicSessionLifecycle, TopicSessionWork}
+}
 
 // Eventarc event types of Firestore document changes.
 const (
@@ -124,11 +129,21 @@ var (
 	// client sees the server's answer rather than its own timeout. 20
 	// instances x 80 requests bounds what a flood can cost.
 	callableSize = Size{Concurrency: 80, CPU: "1", Memory: "256Mi", Timeout: 60 * time.Second, MaxInstances: 20}
+	// workSize (maintainSession): one session's scheduled work per message
+	// (a presence transaction, a compaction folding a state bounded by
+	// MaxSnapshotStateBytes, or an ended session's bulk finalization), so a
+	// run's sessions spread over instances. 20 at once per instance keeps
+	// the folds' memory within 512 MiB; 20 instances drain a run of 10,000
+	// due sessions in minutes; 300 s covers finalizing a long session's
+	// events in bulk, and a failing session is retried alone.
+	workSize = Size{Concurrency: 20, CPU: "1", Memory: "512Mi", Timeout: 300 * time.Second, MaxInstances: 20}
 )
 
 // scheduleSize is the size of a scheduled function run every interval.
-// Today each run loops over the sessions that need work, one after another.
-// One instance serving one request means two runs never overlap (a tick that
+// A run queries the sessions that need work and queues one message per
+// session (maintainSession does the work), so it is short whatever the
+// number of sessions. One instance serving one request means two runs never
+// overlap (a tick that
 // finds the run before it still going waits or is refused, and the next
 // tick takes over); the timeout is the interval, capped at 9 minutes, so a
 // run that cannot finish stops before the next one starts. The deploy checks
@@ -177,6 +192,14 @@ func Declarations() []Declaration {
 			Retry:      true,
 			Size:       consumerSize,
 			cloudEvent: (*App).compactOnEvents,
+		},
+		{
+			Name:       "maintainSession",
+			Kind:       PubSub,
+			Topic:      TopicSessionWork,
+			Retry:      true,
+			Size:       workSize,
+			cloudEvent: (*App).maintainSession,
 		},
 	}
 }

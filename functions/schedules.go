@@ -3,11 +3,11 @@ package functions
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/pajama-app/sharedexperiences/shared/logging"
-	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
 
 // scheduled adapts a periodic job to the HTTP function Cloud Scheduler
@@ -33,62 +33,74 @@ func (a *App) scheduled(name string, job func(r *http.Request) (any, error)) htt
 	})
 }
 
+// Queued is a fan-out schedule's summary: the sessions it found needing
+// work, each sent to maintainSession as its own session-work message.
+type Queued struct {
+	Task     string   `json:"task"`
+	Sessions []string `json:"sessions"`
+}
+
+// fanOut is a schedule that finds the sessions needing one task with an
+// indexed query (its cost grows with them, not with the active sessions)
+// and queues one message per session.
+func (a *App) fanOut(name, task string, find func(context.Context) ([]Work, error)) http.Handler {
+	return a.scheduled(name, func(r *http.Request) (any, error) {
+		work, err := find(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		out := Queued{Task: task, Sessions: make([]string, len(work))}
+		for i, w := range work {
+			out.Sessions[i] = w.SessionID
+		}
+		switch {
+		case len(work) == 0:
+			return out, nil
+		case a.work == nil:
+			return out, errors.New("no work queue (Deps.Work) to send the sessions to")
+		}
+		return out, a.work.Enqueue(r.Context(), work)
+	})
+}
+
+func sessionWork(task string, ids []string) []Work {
+	out := make([]Work, len(ids))
+	for i, id := range ids {
+		out[i] = Work{Task: task, SessionID: id}
+	}
+	return out
+}
+
 func (a *App) closeStaleSessions() http.Handler {
-	return a.scheduled("closeStaleSessions", func(r *http.Request) (any, error) {
-		now := time.Now()
-		ended, err := a.sessions.EndStale(r.Context(), now.Add(-a.cfg.StaleSessionAfter), now)
-		return map[string]any{"ended": ended}, err
+	return a.fanOut("closeStaleSessions", TaskStale, func(ctx context.Context) ([]Work, error) {
+		ids, err := a.sessions.StaleIDs(ctx, time.Now().Add(-a.cfg.StaleSessionAfter))
+		return sessionWork(TaskStale, ids), err
 	})
 }
 
 func (a *App) checkPresence() http.Handler {
-	return a.scheduled("checkPresence", func(r *http.Request) (any, error) {
-		removed, err := a.sessions.SweepPresence(r.Context(), time.Now(), a.cfg.PresenceGrace)
-		return map[string]any{"removed": removed}, err
+	return a.fanOut("checkPresence", TaskPresence, func(ctx context.Context) ([]Work, error) {
+		silent, err := a.sessions.SilentHeartbeats(ctx, time.Now().Add(-a.cfg.PresenceGrace))
+		out := make([]Work, len(silent))
+		for i, s := range silent {
+			out[i] = Work{Task: TaskPresence, SessionID: s.SessionID, UIDs: s.UIDs}
+		}
+		return out, err
 	})
 }
 
 func (a *App) compactSnapshots() http.Handler {
-	return a.scheduled("compactSnapshots", func(r *http.Request) (any, error) {
+	return a.fanOut("compactSnapshots", TaskCompact, func(ctx context.Context) ([]Work, error) {
 		if !a.cfg.SnapshotsEnabled {
-			return map[string]any{"disabled": true}, nil
+			return nil, nil
 		}
-		ids, err := a.sessions.ActiveIDs(r.Context())
-		if err != nil {
-			return nil, err
+		due, err := a.compact.Due(ctx)
+		out := make([]Work, len(due))
+		for i := range due {
+			out[i] = Work{Task: TaskCompact, SessionID: due[i].SessionID, Due: &due[i]}
 		}
-		var results []snapshots.Result
-		pruned := 0
-		// One session's failure never stops the others: it is reported
-		// and logged, and the next run tries it again.
-		failed := map[string]string{}
-		for _, id := range ids {
-			res, n, err := a.compactAndPrune(r.Context(), id)
-			if err != nil {
-				failed[id] = "compaction failed"
-				a.log.ErrorContext(r.Context(), "compaction failed; the next run retries", logging.KeySessionID, id, "error", err.Error())
-				continue
-			}
-			if res.Folded > 0 || res.Rebuilt {
-				results = append(results, res)
-			}
-			pruned += n
-		}
-		return map[string]any{"compacted": results, "pruned": pruned, "failed": failed}, nil
+		return out, err
 	})
-}
-
-// compactAndPrune folds the session's new events into its snapshot, then
-// prunes the events the snapshot covers beyond the retention window.
-func (a *App) compactAndPrune(ctx context.Context, sessionID string) (snapshots.Result, int, error) {
-	res, err := a.compact.Compact(ctx, sessionID)
-	if err != nil {
-		return res, 0, err
-	}
-	n, err := snapshots.Prune(ctx, a.fs, sessionID, time.Now().Add(-a.cfg.EventRetention))
-	a.log.InfoContext(ctx, "compacted", logging.KeySessionID, sessionID, "from", res.From, "to", res.To,
-		"folded", res.Folded, "rebuilt", res.Rebuilt, "written", res.Written, "pruned", n)
-	return res, n, err
 }
 
 // sweepPendingEvents decides the events whose triggers were lost for good
@@ -101,11 +113,8 @@ func (a *App) sweepPendingEvents() http.Handler {
 }
 
 func (a *App) cleanupEndedSessions() http.Handler {
-	return a.scheduled("cleanupEndedSessions", func(r *http.Request) (any, error) {
-		done, failed, err := a.sessions.FinalizeEnded(r.Context(), time.Now().Add(-a.cfg.CleanupGrace))
-		for id, why := range failed {
-			a.log.ErrorContext(r.Context(), "finalize failed; next run retries", logging.KeySessionID, id, "error", why)
-		}
-		return map[string]any{"finalized": done, "failed": failed}, err
+	return a.fanOut("cleanupEndedSessions", TaskFinalize, func(ctx context.Context) ([]Work, error) {
+		ids, err := a.sessions.EndedUnfinalized(ctx, time.Now().Add(-a.cfg.CleanupGrace))
+		return sessionWork(TaskFinalize, ids), err
 	})
 }

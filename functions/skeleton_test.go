@@ -2,6 +2,7 @@ package functions_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
+	"github.com/pajama-app/sharedexperiences/functions"
 	"github.com/pajama-app/sharedexperiences/shared/callable"
 	"github.com/pajama-app/sharedexperiences/shared/model"
 )
@@ -155,12 +157,29 @@ func TestScheduleOnDemand(t *testing.T) {
 	})
 	require.NoError(t, err)
 
-	_, err = env.RunSchedule(ctx, "closeStaleSessions")
-	require.NoError(t, err)
+	queued := runQueued(t, ctx, "closeStaleSessions")
+	require.Contains(t, queued, stale)
+	require.NotContains(t, queued, fresh)
 
-	for id, want := range map[string]string{stale: model.StatusInactive, fresh: model.StatusActive} {
+	status := func(id string) string {
 		snap, err := env.Admin.Collection(model.SessionsCollection).Doc(id).Get(ctx)
 		require.NoError(t, err)
-		require.Equal(t, want, snap.Data()["status"], id)
+		s, _ := snap.Data()["status"].(string)
+		return s
 	}
+	emulatortest.Eventually(t, 20*time.Second, func() (bool, string) {
+		return status(stale) == model.StatusInactive, "the stale session is still " + status(stale)
+	})
+	require.Equal(t, model.StatusActive, status(fresh))
+}
+
+// runQueued runs a fan-out schedule on demand and returns the sessions it
+// queued for maintainSession, which handles them asynchronously.
+func runQueued(t *testing.T, ctx context.Context, name string) []string {
+	t.Helper()
+	body, err := env.RunSchedule(ctx, name)
+	require.NoError(t, err, "%s", body)
+	var q functions.Queued
+	require.NoError(t, json.Unmarshal(body, &q), "%s", body)
+	return q.Sessions
 }

@@ -83,8 +83,11 @@ func TestTenThousandEvents(t *testing.T) {
 	require.Len(t, before.Events, 10000)
 
 	start := time.Now()
-	body, err := env.RunSchedule(ctx, "compactSnapshots")
-	require.NoError(t, err, "%s", body)
+	require.Contains(t, runQueued(t, ctx, "compactSnapshots"), sid)
+	emulatortest.Eventually(t, time.Minute, func() (bool, string) {
+		s := readSnapshot(t, ctx, sid)
+		return s != nil && s.LastEventSequenceNumber == 10000, fmt.Sprintf("snapshot %+v", s)
+	})
 	compactTook := time.Since(start)
 
 	after, afterTook := join(t, owner, sid)
@@ -155,8 +158,11 @@ func TestPresence(t *testing.T) {
 	require.Equal(t, 403, code, "only your own presence: %s", body)
 
 	heartbeat(a, time.Now().Add(-time.Hour)) // the owner went silent
-	_, err = env.RunSchedule(ctx, "checkPresence")
-	require.NoError(t, err)
+	require.Contains(t, runQueued(t, ctx, "checkPresence"), sid)
+	emulatortest.Eventually(t, 20*time.Second, func() (bool, string) {
+		s := contract(t, ctx, sid)
+		return len(s.Participants) == 2, fmt.Sprintf("participants %v", s.Participants)
+	})
 	s := contract(t, ctx, sid)
 	require.Equal(t, []string{b.UID, c.UID}, s.Participants)
 	require.Equal(t, b.UID, s.OwnerID, "the longest-present participant owns it now")
@@ -164,8 +170,11 @@ func TestPresence(t *testing.T) {
 
 	heartbeat(b, time.Now().Add(-time.Hour))
 	heartbeat(c, time.Now().Add(-time.Hour))
-	_, err = env.RunSchedule(ctx, "checkPresence")
-	require.NoError(t, err)
+	require.Contains(t, runQueued(t, ctx, "checkPresence"), sid)
+	emulatortest.Eventually(t, 20*time.Second, func() (bool, string) {
+		s := contract(t, ctx, sid)
+		return s.Status == model.StatusInactive, "status " + s.Status
+	})
 	s = contract(t, ctx, sid)
 	require.Equal(t, model.StatusInactive, s.Status)
 	require.Equal(t, model.EndReasonAbsent, s.EndReason)
@@ -190,21 +199,22 @@ func TestEndedSessionCleanup(t *testing.T) {
 	require.NoError(t, err)
 	sid := created.Session.ID
 	writeSpaced(t, ctx, sid, owner.UID, 5)
-	_, err = env.RunSchedule(ctx, "compactSnapshots")
-	require.NoError(t, err)
+	require.Contains(t, runQueued(t, ctx, "compactSnapshots"), sid)
+	emulatortest.Eventually(t, 20*time.Second, func() (bool, string) {
+		s := readSnapshot(t, ctx, sid)
+		return s != nil, "no snapshot yet"
+	})
 	ended, err := call[functions.SessionResult](t, owner, "endSession", map[string]any{"sessionId": sid})
 	require.NoError(t, err)
 	sequencedEvents(t, ctx, sid, 7)
 
-	body, err := env.RunSchedule(ctx, "cleanupEndedSessions")
-	require.NoError(t, err)
-	var summary struct {
-		Finalized []string          `json:"finalized"`
-		Failed    map[string]string `json:"failed"`
-	}
-	require.NoError(t, json.Unmarshal(body, &summary))
-	require.Contains(t, summary.Finalized, sid, "failed: %v", summary.Failed)
+	require.Contains(t, runQueued(t, ctx, "cleanupEndedSessions"), sid)
 	sessRef := env.Admin.Collection(model.SessionsCollection).Doc(sid)
+	emulatortest.Eventually(t, 20*time.Second, func() (bool, string) {
+		snap, err := sessRef.Get(ctx)
+		require.NoError(t, err)
+		return snap.Data()["finalized"] == true, "not finalized yet"
+	})
 	snap, err := sessRef.Get(ctx)
 	require.NoError(t, err)
 	expireAt, ok := snap.Data()["expireAt"].(time.Time)
@@ -239,11 +249,13 @@ func TestOversizedStateDoesNotStopCompaction(t *testing.T) {
 	run := emulatortest.ID("")
 	seed := func(id, experienceID string, evs []map[string]any) {
 		now := time.Now()
-		_, err := env.Admin.Collection(model.SessionsCollection).Doc(id).Set(ctx, model.Session{
+		// As the sequencer leaves a session whose accepted events passed
+		// its snapshot: marked compactionDue.
+		_, err := env.Admin.Collection(model.SessionsCollection).Doc(id).Set(ctx, model.SessionDocument{Session: model.Session{
 			ID: id, CallID: callID, ExperienceID: experienceID, OwnerID: owner.UID, Status: model.StatusActive,
 			Participants: []string{owner.UID}, LastEventSequenceNumber: int64(len(evs)),
 			CreatedAt: now, UpdatedAt: now, LastActivityAt: now,
-		})
+		}, CompactionDue: true})
 		require.NoError(t, err)
 		for i, e := range evs {
 			docID := fmt.Sprintf("e%d", i+1)
@@ -262,17 +274,16 @@ func TestOversizedStateDoesNotStopCompaction(t *testing.T) {
 	seed(oversized, "co_drawing", strokes)
 	seed(fine, "co_reading", []map[string]any{{"type": "story_selected", "data": map[string]any{"storyId": "story-1"}}})
 
-	body, err := env.RunSchedule(ctx, "compactSnapshots")
-	require.NoError(t, err, "%s", body)
-	var summary struct {
-		Failed map[string]string `json:"failed"`
-	}
-	require.NoError(t, json.Unmarshal(body, &summary), "%s", body)
-	require.Contains(t, summary.Failed, oversized)
-	snap, err := env.Admin.Collection(model.SessionsCollection).Doc(fine).Collection("state_snapshots").Doc("latest").Get(ctx)
-	require.NoError(t, err, "the session after the failing one got no snapshot")
-	require.EqualValues(t, 1, snap.Data()["lastEventSequenceNumber"])
-	_, err = env.Admin.Collection(model.SessionsCollection).Doc(oversized).Collection("state_snapshots").Doc("latest").Get(ctx)
+	queued := runQueued(t, ctx, "compactSnapshots")
+	require.Contains(t, queued, oversized)
+	require.Contains(t, queued, fine)
+	// Each session is its own message: the oversized one fails alone (its
+	// message acknowledged with an ERROR log, see compactSession).
+	emulatortest.Eventually(t, 20*time.Second, func() (bool, string) {
+		s := readSnapshot(t, ctx, fine)
+		return s != nil && s.LastEventSequenceNumber == 1, fmt.Sprintf("the session beside the failing one: snapshot %+v", s)
+	})
+	_, err := env.Admin.Collection(model.SessionsCollection).Doc(oversized).Collection("state_snapshots").Doc("latest").Get(ctx)
 	require.Error(t, err, "an oversized snapshot was written")
 
 	// The consumer acknowledges what no redelivery can fix: acked at the

@@ -269,6 +269,9 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 				firestore.Update{Path: model.FieldLastEventID, Value: p.lastEventID},
 				firestore.Update{Path: model.FieldLastEventSequenceNumber, Value: p.lastSequenceNumber},
 				firestore.Update{Path: model.FieldLastActivityAt, Value: now},
+				// Marks the session for compactSnapshots, in the write
+				// that passes the snapshot: no write of its own.
+				firestore.Update{Path: model.FieldCompactionDue, Value: true},
 			)
 		}
 		writes++

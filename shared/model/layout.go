@@ -57,6 +57,10 @@ const (
 	FieldExpireAt                = "expireAt"
 	FieldFinalized               = "finalized"
 	FieldSequencer               = "sequencer"
+	// FieldCompactionDue is true while the session has accepted events its
+	// snapshot does not cover: the sequencer sets it in the session update
+	// that accepts them, compaction clears it. compactSnapshots queries it.
+	FieldCompactionDue = "compactionDue"
 
 	FieldType                 = "type"
 	FieldSenderID             = "senderId"
@@ -69,8 +73,10 @@ const (
 
 	FieldLastSeenAt = "lastSeenAt"
 
-	// FieldExperienceState is the snapshot's state (package snapshots).
+	// FieldExperienceState is the snapshot's state, FieldSchemaVersion
+	// the version it is encoded in (package snapshots).
 	FieldExperienceState = "experienceState"
+	FieldSchemaVersion   = "schemaVersion"
 )
 
 // SessionRef is experience_sessions/{id}.

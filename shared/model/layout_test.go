@@ -49,7 +49,7 @@ func TestIndexesNameKnownFields(t *testing.T) {
 	for _, f := range []string{FieldID, FieldCallID, FieldExperienceID, FieldOwnerID, FieldStatus, FieldParticipants, FieldLastEventID,
 		FieldLastEventSequenceNumber, FieldCreatedAt, FieldUpdatedAt, FieldLastActivityAt, FieldEndedAt, FieldEndReason, FieldExpireAt,
 		FieldFinalized, FieldSequencer, FieldType, FieldSenderID, FieldData, FieldClientSequenceNumber, FieldOrigin, FieldSequenceNumber,
-		FieldRejectReason, FieldSequencedAt, FieldLastSeenAt, FieldExperienceState} {
+		FieldRejectReason, FieldSequencedAt, FieldLastSeenAt, FieldExperienceState, FieldCompactionDue, FieldSchemaVersion} {
 		fields[f] = true
 	}
 	check := func(group, path string) {

@@ -54,6 +54,9 @@ type SessionDocument struct {
 	// Finalized once its subcollections are prepared for removal.
 	ExpireAt  *time.Time `firestore:"expireAt,omitempty"`
 	Finalized *bool      `firestore:"finalized,omitempty"`
+	// CompactionDue: accepted events passed the snapshot (see
+	// FieldCompactionDue).
+	CompactionDue bool `firestore:"compactionDue"`
 }
 
 // NewSessionDocument is a new session's document. The sequencer's view

@@ -23,6 +23,11 @@ type change struct {
 	// present are users whose presence the server records now (a join
 	// counts as a first heartbeat).
 	present []string
+	// gone are users whose heartbeat document is deleted now: they left,
+	// or the session ended. A heartbeat outlives nobody's membership, so
+	// the presence sweep's query finds only heartbeats that need a
+	// decision.
+	gone []string
 	// now is the transaction attempt's one time: updatedAt, endedAt and
 	// the heartbeats it writes agree.
 	now time.Time
@@ -74,6 +79,7 @@ func removeParticipantEnding(sess *model.Session, c *change, uid, by, reason str
 		sess.Participants = []string{}
 	}
 	c.set(model.FieldParticipants, sess.Participants)
+	c.gone = append(c.gone, uid)
 	c.emit(model.Left(uid, by))
 	switch {
 	case len(sess.Participants) == 0:
@@ -93,10 +99,11 @@ func end(sess *model.Session, c *change, by, reason string) {
 	c.set(model.FieldStatus, model.StatusInactive)
 	c.set(model.FieldEndedAt, now)
 	c.set(model.FieldEndReason, reason)
-	// TTL deletes the session document after expireAt; FinalizeEnded
+	// TTL deletes the session document after expireAt; Finalize
 	// stamps its events and removes what TTL does not reach.
 	c.set(model.FieldExpireAt, now.Add(c.retention))
 	c.set(model.FieldFinalized, false)
+	c.gone = append(c.gone, sess.Participants...)
 	c.emit(model.Ended(by, reason))
 }
 
@@ -132,7 +139,8 @@ func transfer(sess *model.Session, c *change, uid, newOwnerID string) error {
 
 // removeAbsent removes, on the server's behalf, the participants last seen
 // before cutoff (Absentees), and returns them; nobody left ends the session
-// for want of anyone present.
+// for want of anyone present. lastSeen holds the heartbeats read: a
+// participant it does not name was not suspected, and stays.
 func removeAbsent(sess *model.Session, c *change, lastSeen map[string]time.Time, cutoff time.Time) []string {
 	if sess.Status != model.StatusActive {
 		return nil

@@ -144,3 +144,30 @@ func TestLastPerPath(t *testing.T) {
 	got := lastPerPath([]firestore.Update{{Path: "a", Value: 1}, {Path: "b", Value: 2}, {Path: "a", Value: 3}})
 	require.Equal(t, []firestore.Update{{Path: "a", Value: 3}, {Path: "b", Value: 2}}, got)
 }
+
+// TestHeartbeatsGoWithMembership: whoever leaves or is removed, and
+// everyone in a session that ends, has their heartbeat deleted in the same
+// change, so the presence sweep's query never finds it again.
+func TestHeartbeatsGoWithMembership(t *testing.T) {
+	tests := []struct {
+		name string
+		sess *model.Session
+		do   func(*model.Session, *change)
+		want []string
+	}{
+		{"a guest leaves", active("a", "a", "b"), func(s *model.Session, c *change) { leave(s, c, "b") }, []string{"b"}},
+		{"the owner ends", active("a", "a", "b"), func(s *model.Session, c *change) { _ = endByOwner(s, c, "a") }, []string{"a", "b"}},
+		{"the last one is removed as absent", active("a", "a"), func(s *model.Session, c *change) { removeAbsent(s, c, nil, now) }, []string{"a"}},
+		{"a present participant stays", active("a", "a", "b"), func(s *model.Session, c *change) {
+			removeAbsent(s, c, map[string]time.Time{"a": now, "b": now}, now)
+		}, nil},
+		{"the call ends", active("a", "a", "b"), func(s *model.Session, c *change) { syncWithCall(s, c, model.Call{}, false) }, []string{"a", "b"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &change{now: now, retention: time.Hour}
+			tt.do(tt.sess, c)
+			require.ElementsMatch(t, tt.want, c.gone)
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -30,6 +31,14 @@ func (s *Store) commit(tx *firestore.Transaction, ref *firestore.DocumentRef, c 
 	}
 	for _, uid := range c.present {
 		if err := tx.Set(model.PresenceRef(ref, uid), model.Presence{LastSeenAt: now}); err != nil {
+			return err
+		}
+	}
+	for _, uid := range c.gone {
+		if slices.Contains(c.present, uid) {
+			continue
+		}
+		if err := tx.Delete(model.PresenceRef(ref, uid)); err != nil {
 			return err
 		}
 	}
@@ -162,45 +171,67 @@ func (s *Store) Leave(ctx context.Context, uid, sessionID string) (model.Session
 	})
 }
 
-// RemoveAbsent removes, on the server's behalf, the participants whose
-// last heartbeat (presence/{uid}.lastSeenAt) is before cutoff. Presence is
-// read inside the transaction, with the session, so a join or a heartbeat
-// committed while the sweep runs is seen (or aborts and retries the
-// transaction), never judged on a stale copy. Others go first and the owner
+// RemoveAbsent decides the heartbeats of suspects (uids whose
+// presence/{uid}.lastSeenAt a query found before cutoff): a participant
+// still silent is removed, a heartbeat left by someone no longer in the
+// session (or in an ended one) is deleted, and a heartbeat written since
+// the query leaves its participant alone. Only the suspects' heartbeats
+// are read, inside the transaction with the session, so a join or a
+// heartbeat committed meanwhile is seen (or aborts and retries the
+// transaction), never judged on a stale copy; a participant who fell
+// silent after the query is the next run's. Others go first and the owner
 // last, so ownership passes straight to the longest-present participant
-// still there; nobody left ends the session. It returns who was removed.
-func (s *Store) RemoveAbsent(ctx context.Context, sessionID string, cutoff time.Time) ([]string, error) {
+// still there; nobody left ends the session. It returns who was removed,
+// and is idempotent.
+func (s *Store) RemoveAbsent(ctx context.Context, sessionID string, suspects []string, cutoff time.Time) ([]string, error) {
+	if err := checkIDs(sessionID, suspects...); err != nil {
+		return nil, err
+	}
 	var removed []string
 	err := s.transact(ctx, "session/"+sessionID, func(ctx context.Context, tx *firestore.Transaction) error {
 		removed = nil
 		ref, sess, err := s.session(tx, sessionID)
+		if errors.Is(err, ErrNotFound) {
+			return nil // finalized and gone: its heartbeats went with it
+		}
 		if err != nil {
 			return err
 		}
-		if sess.Status != model.StatusActive || len(sess.Participants) == 0 {
-			return nil
-		}
-		refs := make([]*firestore.DocumentRef, len(sess.Participants))
-		for i, uid := range sess.Participants {
+		refs := make([]*firestore.DocumentRef, len(suspects))
+		for i, uid := range suspects {
 			refs[i] = model.PresenceRef(ref, uid)
 		}
 		docs, err := tx.GetAll(refs)
 		if err != nil {
 			return fmt.Errorf("read presence of %s: %w", sessionID, err)
 		}
-		lastSeen := map[string]time.Time{}
+		// A participant the query did not suspect was seen after cutoff.
+		lastSeen := make(map[string]time.Time, len(sess.Participants))
+		for _, uid := range sess.Participants {
+			lastSeen[uid] = cutoff
+		}
+		var stale []string
 		for _, d := range docs {
-			if !d.Exists() {
-				continue
-			}
 			var p model.Presence
-			if err := d.DataTo(&p); err != nil {
-				return fmt.Errorf("decode presence %s of %s: %w", d.Ref.ID, sessionID, err)
+			if d.Exists() {
+				if err := d.DataTo(&p); err != nil {
+					return fmt.Errorf("decode presence %s of %s: %w", d.Ref.ID, sessionID, err)
+				}
 			}
 			lastSeen[d.Ref.ID] = p.LastSeenAt
+			if d.Exists() && p.LastSeenAt.Before(cutoff) {
+				stale = append(stale, d.Ref.ID)
+			}
 		}
 		c := s.newChange(s.now())
 		removed = removeAbsent(sess, c, lastSeen, cutoff)
+		// Whoever is silent and not (or no longer) a participant leaves
+		// nothing behind for the next run's query.
+		for _, uid := range stale {
+			if (sess.Status != model.StatusActive || !sess.IsParticipant(uid)) && !slices.Contains(c.gone, uid) {
+				c.gone = append(c.gone, uid)
+			}
+		}
 		return s.commit(tx, ref, c)
 	})
 	return removed, err

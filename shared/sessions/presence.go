@@ -3,92 +3,126 @@ package sessions
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/pajama-app/sharedexperiences/shared/bulk"
 	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
-// Removal is one session's participants removed for silence.
-type Removal struct {
+// Silent is one session's heartbeats found older than the grace period:
+// the work of one RemoveAbsent.
+type Silent struct {
 	SessionID string   `json:"sessionId"`
-	Removed   []string `json:"removed"`
+	UIDs      []string `json:"uids"`
 }
 
-// SweepPresence removes from every active session the participants whose
-// last heartbeat (presence/{uid}.lastSeenAt, written by the participant
-// every 5 to 10 s, and by the server when they join) is older than grace.
-func (s *Store) SweepPresence(ctx context.Context, now time.Time, grace time.Duration) ([]Removal, error) {
-	docs, err := s.fs.Collection(model.SessionsCollection).Where(model.FieldStatus, "==", model.StatusActive).Documents(ctx).GetAll()
+// SilentHeartbeats finds the heartbeats (presence/{uid}.lastSeenAt,
+// written by a participant every 5 to 10 s and by the server when they
+// join) older than cutoff, grouped by session, in session order. It is
+// one collection-group query on lastSeenAt: it reads only the silent
+// heartbeats, whatever the number of sessions and participants (one read
+// when there are none). A heartbeat never outlives its participant's
+// membership (see change.gone), so every one found needs a decision.
+func (s *Store) SilentHeartbeats(ctx context.Context, cutoff time.Time) ([]Silent, error) {
+	docs, err := s.fs.CollectionGroup(model.PresenceCollection).Where(model.FieldLastSeenAt, "<", cutoff).
+		Select().Documents(ctx).GetAll()
 	if err != nil {
-		return nil, fmt.Errorf("query active sessions: %w", err)
+		return nil, fmt.Errorf("query silent heartbeats: %w", err)
 	}
-	cutoff := now.Add(-grace)
-	var out []Removal
+	bySession := map[string][]string{}
 	for _, d := range docs {
-		removed, err := s.RemoveAbsent(ctx, d.Ref.ID, cutoff)
-		if err != nil {
-			return out, err
+		sess := d.Ref.Parent.Parent
+		if sess == nil || sess.Parent.ID != model.SessionsCollection {
+			continue // a "presence" collection elsewhere: not ours
 		}
-		if len(removed) > 0 {
-			out = append(out, Removal{SessionID: d.Ref.ID, Removed: removed})
-		}
+		bySession[sess.ID] = append(bySession[sess.ID], d.Ref.ID)
+	}
+	out := make([]Silent, 0, len(bySession))
+	for _, id := range slices.Sorted(maps.Keys(bySession)) {
+		out = append(out, Silent{SessionID: id, UIDs: bySession[id]})
 	}
 	return out, nil
 }
 
-// FinalizeEnded prepares the sessions that ended before endedBefore for
-// deletion: their events and snapshot get the session's expireAt, so the
-// TTL policies on those collection groups remove them with the session; the
+// EndedUnfinalized lists the sessions that ended before endedBefore and
+// are not finalized yet: one query, which reads only them.
+func (s *Store) EndedUnfinalized(ctx context.Context, endedBefore time.Time) ([]string, error) {
+	return s.ids(ctx, "ended sessions", s.fs.Collection(model.SessionsCollection).
+		Where(model.FieldStatus, "==", model.StatusInactive).
+		Where(model.FieldFinalized, "==", false).
+		Where(model.FieldEndedAt, "<", endedBefore))
+}
+
+// Finalize prepares a session that ended before endedBefore for deletion:
+// its events and snapshot get the session's expireAt, so the TTL policies
+// on those collection groups remove them with the session; the
 // subcollections no TTL policy covers (presence, the server's own
 // documents) are deleted now. endedBefore leaves recently ended sessions
-// alone while their last events are still being sequenced. A session that
-// fails is reported in failed and left for the next run; the others go on.
-func (s *Store) FinalizeEnded(ctx context.Context, endedBefore time.Time) (done []string, failed map[string]string, err error) {
-	docs, err := s.fs.Collection(model.SessionsCollection).
-		Where(model.FieldStatus, "==", model.StatusInactive).Where(model.FieldFinalized, "==", false).Documents(ctx).GetAll()
+// alone while their last events are still being sequenced. It reports
+// whether it finalized the session; a session already finalized, active,
+// too recent or gone is left alone, so a redelivery changes nothing.
+func (s *Store) Finalize(ctx context.Context, sessionID string, endedBefore time.Time) (bool, error) {
+	if err := checkIDs(sessionID); err != nil {
+		return false, err
+	}
+	d, err := model.SessionRef(s.fs, sessionID).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return false, nil
+	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("query ended sessions: %w", err)
+		return false, fmt.Errorf("read session %s: %w", sessionID, err)
 	}
-	failed = map[string]string{}
-	for _, d := range docs {
-		if ended, _ := d.Data()[model.FieldEndedAt].(time.Time); !ended.Before(endedBefore) {
-			continue
-		}
-		if err := s.finalize(ctx, d); err != nil {
-			failed[d.Ref.ID] = err.Error()
-			continue
-		}
-		done = append(done, d.Ref.ID)
+	var doc model.SessionDocument
+	if err := d.DataTo(&doc); err != nil {
+		return false, fmt.Errorf("decode session %s: %w", sessionID, err)
 	}
-	return done, failed, nil
+	if doc.Status != model.StatusInactive || (doc.Finalized != nil && *doc.Finalized) ||
+		doc.EndedAt == nil || !doc.EndedAt.Before(endedBefore) {
+		return false, nil
+	}
+	return true, s.finalize(ctx, d)
 }
 
 func (s *Store) finalize(ctx context.Context, d *firestore.DocumentSnapshot) error {
-	{
-		expireAt, _ := d.Data()[model.FieldExpireAt].(time.Time)
-		for _, sub := range []struct {
-			name string
-			op   bulk.Op
-		}{
-			{model.EventsCollection, bulk.Update([]firestore.Update{{Path: model.FieldExpireAt, Value: expireAt}})},
-			{model.SnapshotsCollection, bulk.Update([]firestore.Update{{Path: model.FieldExpireAt, Value: expireAt}})},
-			{model.PresenceCollection, bulk.Delete},
-			{model.ServerCollection, bulk.Delete},
-		} {
-			refs, err := d.Ref.Collection(sub.name).DocumentRefs(ctx).GetAll()
-			if err != nil {
-				return fmt.Errorf("list %s of %s: %w", sub.name, d.Ref.ID, err)
-			}
-			if err := bulk.Apply(ctx, s.fs, refs, sub.op); err != nil {
-				return fmt.Errorf("finalize %s: %w", d.Ref.ID, err)
-			}
+	expireAt, _ := d.Data()[model.FieldExpireAt].(time.Time)
+	for _, sub := range []struct {
+		name string
+		op   bulk.Op
+	}{
+		{model.EventsCollection, bulk.Update([]firestore.Update{{Path: model.FieldExpireAt, Value: expireAt}})},
+		{model.SnapshotsCollection, bulk.Update([]firestore.Update{{Path: model.FieldExpireAt, Value: expireAt}})},
+		{model.PresenceCollection, bulk.Delete},
+		{model.ServerCollection, bulk.Delete},
+	} {
+		refs, err := d.Ref.Collection(sub.name).DocumentRefs(ctx).GetAll()
+		if err != nil {
+			return fmt.Errorf("list %s of %s: %w", sub.name, d.Ref.ID, err)
 		}
-		if _, err := d.Ref.Update(ctx, []firestore.Update{{Path: model.FieldFinalized, Value: true}}); err != nil {
-			return fmt.Errorf("mark %s finalized: %w", d.Ref.ID, err)
+		if err := bulk.Apply(ctx, s.fs, refs, sub.op); err != nil {
+			return fmt.Errorf("finalize %s: %w", d.Ref.ID, err)
 		}
 	}
+	if _, err := d.Ref.Update(ctx, []firestore.Update{{Path: model.FieldFinalized, Value: true}}); err != nil {
+		return fmt.Errorf("mark %s finalized: %w", d.Ref.ID, err)
+	}
 	return nil
+}
+
+// ids runs q for document ids only.
+func (s *Store) ids(ctx context.Context, what string, q firestore.Query) ([]string, error) {
+	docs, err := q.Select().Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("query %s: %w", what, err)
+	}
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.Ref.ID
+	}
+	return ids, nil
 }

@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -155,35 +156,34 @@ func (s *Store) callMember(ctx context.Context, tx *firestore.Transaction, uid, 
 	return call, nil
 }
 
-// EndStale ends every active session whose last activity is before cutoff,
-// and returns their ids. Each session is re-read in its own transaction, so
-// one that became active again meanwhile is left alone.
-func (s *Store) EndStale(ctx context.Context, cutoff, now time.Time) ([]string, error) {
-	docs, err := s.fs.Collection(model.SessionsCollection).
+// StaleIDs lists the active sessions whose last activity is before
+// cutoff: one query on lastActivityAt, which reads only them.
+func (s *Store) StaleIDs(ctx context.Context, cutoff time.Time) ([]string, error) {
+	return s.ids(ctx, "stale sessions", s.fs.Collection(model.SessionsCollection).
 		Where(model.FieldStatus, "==", model.StatusActive).
-		Where(model.FieldLastActivityAt, "<", cutoff).
-		Documents(ctx).GetAll()
-	if err != nil {
-		return nil, fmt.Errorf("query stale sessions: %w", err)
+		Where(model.FieldLastActivityAt, "<", cutoff))
+}
+
+// EndIfStale ends the session when it is still active with no activity
+// since cutoff, and reports whether it did. The session is re-read in the
+// transaction, so one that became active again meanwhile is left alone,
+// and a redelivery changes nothing.
+func (s *Store) EndIfStale(ctx context.Context, sessionID string, cutoff time.Time) (bool, error) {
+	if err := checkIDs(sessionID); err != nil {
+		return false, err
 	}
-	var ended []string
-	for _, d := range docs {
-		done, err := s.endIf(ctx, d.Ref, now, model.EndReasonStale, func(sess *model.Session) bool {
-			return sess.Status == model.StatusActive && sess.LastActivityAt.Before(cutoff)
-		})
-		if err != nil {
-			return ended, err
-		}
-		if done {
-			ended = append(ended, d.Ref.ID)
-		}
+	done, err := s.endIf(ctx, model.SessionRef(s.fs, sessionID), model.EndReasonStale, func(sess *model.Session) bool {
+		return sess.Status == model.StatusActive && sess.LastActivityAt.Before(cutoff)
+	})
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
 	}
-	return ended, nil
+	return done, err
 }
 
 // endIf ends the session, with its experience_ended event, when cond
 // holds on its current state.
-func (s *Store) endIf(ctx context.Context, ref *firestore.DocumentRef, now time.Time, reason string, cond func(*model.Session) bool) (bool, error) {
+func (s *Store) endIf(ctx context.Context, ref *firestore.DocumentRef, reason string, cond func(*model.Session) bool) (bool, error) {
 	var done bool
 	err := s.transact(ctx, "session/"+ref.ID, func(ctx context.Context, tx *firestore.Transaction) error {
 		done = false
@@ -195,7 +195,7 @@ func (s *Store) endIf(ctx context.Context, ref *firestore.DocumentRef, now time.
 			return nil
 		}
 		done = true
-		c := s.newChange(now)
+		c := s.newChange(s.now())
 		end(sess, c, model.SystemSender, reason)
 		return s.commit(tx, ref, c)
 	})
@@ -203,18 +203,4 @@ func (s *Store) endIf(ctx context.Context, ref *firestore.DocumentRef, now time.
 		return false, fmt.Errorf("end session %s: %w", ref.ID, err)
 	}
 	return done, nil
-}
-
-// ActiveIDs lists the active sessions.
-func (s *Store) ActiveIDs(ctx context.Context) ([]string, error) {
-	refs, err := s.fs.Collection(model.SessionsCollection).Where(model.FieldStatus, "==", model.StatusActive).
-		Select().Documents(ctx).GetAll()
-	if err != nil {
-		return nil, fmt.Errorf("query active sessions: %w", err)
-	}
-	ids := make([]string, len(refs))
-	for i, d := range refs {
-		ids[i] = d.Ref.ID
-	}
-	return ids, nil
 }

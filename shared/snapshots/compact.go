@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
 	"github.com/pajama-app/sharedexperiences/shared/model"
@@ -52,6 +54,10 @@ type Result struct {
 	// Written is false when another compaction had already written a
 	// snapshot at least as new.
 	Written bool `json:"written"`
+	// Pruned counts the events CompactAndPrune deleted; Cleared says it
+	// cleared the session's compactionDue mark.
+	Pruned  int  `json:"pruned"`
+	Cleared bool `json:"cleared,omitempty"`
 }
 
 // Compact brings state_snapshots/latest up to the session's last accepted
@@ -60,24 +66,139 @@ type Result struct {
 // concurrently: the snapshot is replaced only by one with a higher
 // lastEventSequenceNumber (or a current schema version), in a transaction.
 func (c *Compactor) Compact(ctx context.Context, sessionID string) (Result, error) {
-	res := Result{SessionID: sessionID}
-	sessRef := model.SessionRef(c.fs, sessionID)
-	sessSnap, err := sessRef.Get(ctx)
+	res, _, err := c.compact(ctx, sessionID)
+	return res, err
+}
+
+// CompactAndPrune is the compaction of one session, as compactSnapshots'
+// work and the compactOnEvents consumer do it: Compact, then Prune the
+// events the snapshot covers written before pruneBefore (none when the
+// session itself is younger), then clear the
+// session's compactionDue mark when the snapshot has caught up with the
+// session as it was read. The mark is cleared only if the session was not
+// written since (a precondition on its update time, no transaction on the
+// busy session document): an event accepted meanwhile keeps it, and the
+// next run compacts again. Idempotent.
+func (c *Compactor) CompactAndPrune(ctx context.Context, sessionID string, pruneBefore time.Time) (Result, error) {
+	read, err := c.readSession(ctx, sessionID)
 	if err != nil {
-		return res, fmt.Errorf("read session %s: %w", sessionID, err)
+		return Result{SessionID: sessionID}, err
 	}
-	var sess model.Session
-	if err := sessSnap.DataTo(&sess); err != nil {
-		return res, fmt.Errorf("decode session %s: %w", sessionID, err)
-	}
-	x, ok := c.reg.Lookup(sess.ExperienceID)
-	if !ok {
-		return res, fmt.Errorf("%w %q", experiences.ErrUnknownExperience, sess.ExperienceID)
-	}
-	snap, err := Read(ctx, nil, sessRef)
+	return c.compactAndPrune(ctx, read, pruneBefore)
+}
+
+// DueSession is a session Due found, as its query read it.
+type DueSession struct {
+	SessionID               string    `json:"sessionId"`
+	ExperienceID            string    `json:"experienceId"`
+	LastEventSequenceNumber int64     `json:"lastEventSequenceNumber"`
+	CreatedAt               time.Time `json:"createdAt"`
+	// UpdateTime is the session document's, for the precondition that
+	// clears its mark.
+	UpdateTime time.Time `json:"updateTime"`
+}
+
+// CompactDue is CompactAndPrune on a session as Due read it, without
+// reading it again: the precondition on its update time then also covers
+// what changed since the query, so a session written meanwhile keeps its
+// mark and is compacted again by the next run.
+func (c *Compactor) CompactDue(ctx context.Context, d DueSession, pruneBefore time.Time) (Result, error) {
+	read := sessionRead{ref: model.SessionRef(c.fs, d.SessionID), updateTime: d.UpdateTime, doc: model.SessionDocument{
+		Session: model.Session{ID: d.SessionID, ExperienceID: d.ExperienceID,
+			LastEventSequenceNumber: d.LastEventSequenceNumber, CreatedAt: d.CreatedAt},
+		CompactionDue: true,
+	}}
+	return c.compactAndPrune(ctx, read, pruneBefore)
+}
+
+func (c *Compactor) compactAndPrune(ctx context.Context, sess sessionRead, pruneBefore time.Time) (Result, error) {
+	sessionID := sess.ref.ID
+	res, hasSnapshot, err := c.compactRead(ctx, sess)
 	if err != nil {
 		return res, err
 	}
+	// A session younger than pruneBefore has no event older: pruning it
+	// would cost two queries to find nothing.
+	if (hasSnapshot || res.To > 0) && sess.doc.CreatedAt.Before(pruneBefore) {
+		if res.Pruned, err = prune(ctx, c.fs, sess.ref, res.To, pruneBefore); err != nil {
+			return res, err
+		}
+	}
+	if !sess.doc.CompactionDue || res.To < sess.doc.LastEventSequenceNumber {
+		return res, nil
+	}
+	_, err = sess.ref.Update(ctx, []firestore.Update{{Path: model.FieldCompactionDue, Value: false}},
+		firestore.LastUpdateTime(sess.updateTime))
+	switch status.Code(err) {
+	case codes.OK:
+		res.Cleared = true
+		return res, nil
+	case codes.FailedPrecondition, codes.NotFound:
+		return res, nil // the session moved on: the mark stays for the next run
+	}
+	return res, fmt.Errorf("clear compactionDue of %s: %w", sessionID, err)
+}
+
+// sessionRead is the session document as compaction read it.
+type sessionRead struct {
+	ref        *firestore.DocumentRef
+	doc        model.SessionDocument
+	updateTime time.Time
+}
+
+func (c *Compactor) readSession(ctx context.Context, sessionID string) (sessionRead, error) {
+	read := sessionRead{ref: model.SessionRef(c.fs, sessionID)}
+	sessSnap, err := read.ref.Get(ctx)
+	if err != nil {
+		return read, fmt.Errorf("read session %s: %w", sessionID, err)
+	}
+	if err := sessSnap.DataTo(&read.doc); err != nil {
+		return read, fmt.Errorf("decode session %s: %w", sessionID, err)
+	}
+	read.updateTime = sessSnap.UpdateTime
+	return read, nil
+}
+
+func (c *Compactor) compact(ctx context.Context, sessionID string) (Result, sessionRead, error) {
+	read, err := c.readSession(ctx, sessionID)
+	if err != nil {
+		return Result{SessionID: sessionID}, read, err
+	}
+	res, _, err := c.compactRead(ctx, read)
+	return res, read, err
+}
+
+// compactRead compacts the session as read; it reports whether a snapshot
+// existed before.
+func (c *Compactor) compactRead(ctx context.Context, read sessionRead) (Result, bool, error) {
+	sessRef := read.ref
+	res := Result{SessionID: sessRef.ID}
+	sess := read.doc.Session
+	x, ok := c.reg.Lookup(sess.ExperienceID)
+	if !ok {
+		return res, false, fmt.Errorf("%w %q", experiences.ErrUnknownExperience, sess.ExperienceID)
+	}
+	var snap *Snapshot
+	var snapTime time.Time
+	doc, err := model.SnapshotRef(sessRef).Get(ctx)
+	switch {
+	case status.Code(err) == codes.NotFound:
+	case err != nil:
+		return res, false, fmt.Errorf("read snapshot: %w", err)
+	default:
+		if snap, err = decode(doc); err != nil {
+			return res, false, err
+		}
+		snapTime = doc.UpdateTime
+	}
+	res, err = c.fold(ctx, x, sessRef, sess, snap, snapTime, res)
+	return res, snap != nil, err
+}
+
+// fold folds the events after snap (last written at snapTime; zero when
+// there is none) into it and writes the result.
+func (c *Compactor) fold(ctx context.Context, x experiences.Experience, sessRef *firestore.DocumentRef, sess model.Session, snap *Snapshot, snapTime time.Time, res Result) (Result, error) {
+	sessionID := sessRef.ID
 	state, base, rebuilt, err := c.base(x, snap)
 	if err != nil {
 		return res, fmt.Errorf("session %s: %w", sessionID, err)
@@ -129,6 +250,23 @@ func (c *Compactor) Compact(ctx context.Context, sessionID string) (Result, erro
 	if next.Participants == nil {
 		next.Participants = []string{}
 	}
+	// Compare and set on the snapshot as read: unless another compaction
+	// wrote it meanwhile, it is replaced without reading it again.
+	ref := model.SnapshotRef(sessRef)
+	if snapTime.IsZero() {
+		_, err = ref.Create(ctx, next)
+	} else {
+		_, err = ref.Update(ctx, next.updates(), firestore.LastUpdateTime(snapTime))
+	}
+	switch status.Code(err) {
+	case codes.OK:
+		res.Written = true
+		return res, nil
+	case codes.AlreadyExists, codes.FailedPrecondition, codes.NotFound:
+		// Written (or removed) meanwhile: decide on what is there now.
+	default:
+		return res, fmt.Errorf("write snapshot of %s: %w", sessionID, err)
+	}
 	err = c.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		res.Written = false
 		cur, err := Read(ctx, tx, sessRef)
@@ -168,4 +306,28 @@ func (c *Compactor) base(x experiences.Experience, snap *Snapshot) (experiences.
 		return experiences.State{}, 0, false, err
 	}
 	return experiences.State{Participants: snap.Participants, OwnerID: snap.OwnerID, Experience: st}, snap.LastEventSequenceNumber, false, nil
+}
+
+// Due lists the active sessions whose accepted events passed their
+// snapshot (compactionDue, which the sequencer sets in the session write
+// that accepts them): one query, which reads only those sessions, and
+// returns what compaction needs of each (see CompactDue).
+func (c *Compactor) Due(ctx context.Context) ([]DueSession, error) {
+	docs, err := c.fs.Collection(model.SessionsCollection).
+		Where(model.FieldStatus, "==", model.StatusActive).
+		Where(model.FieldCompactionDue, "==", true).
+		Select(model.FieldExperienceID, model.FieldLastEventSequenceNumber, model.FieldCreatedAt).Documents(ctx).GetAll()
+	if err != nil {
+		return nil, fmt.Errorf("query sessions due for compaction: %w", err)
+	}
+	out := make([]DueSession, len(docs))
+	for i, d := range docs {
+		var s model.Session
+		if err := d.DataTo(&s); err != nil {
+			return nil, fmt.Errorf("decode session %s: %w", d.Ref.ID, err)
+		}
+		out[i] = DueSession{SessionID: d.Ref.ID, ExperienceID: s.ExperienceID, LastEventSequenceNumber: s.LastEventSequenceNumber,
+			CreatedAt: s.CreatedAt, UpdateTime: d.UpdateTime}
+	}
+	return out, nil
 }

@@ -22,20 +22,40 @@ func Prune(ctx context.Context, fs *firestore.Client, sessionID string, cutoff t
 	if err != nil || snap == nil {
 		return 0, err
 	}
+	return prune(ctx, fs, sessRef, snap.LastEventSequenceNumber, cutoff)
+}
+
+// prunePage bounds the covered events read past the last one pruned: the
+// events kept for the retention window are not read again in full on
+// every compaction.
+const prunePage = 100
+
+// prune deletes the events up to covered (which a snapshot covers) and the
+// rejected events, written before cutoff.
+func prune(ctx context.Context, fs *firestore.Client, sessRef *firestore.DocumentRef, covered int64, cutoff time.Time) (int, error) {
+	sessionID := sessRef.ID
 	events := model.EventsRef(sessRef)
 	var doomed []*firestore.DocumentRef
 	// Accepted events come in sequence order, which is commit order: the
 	// first one written after cutoff ends the scan.
-	docs, err := events.Where(model.FieldSequenceNumber, "<=", snap.LastEventSequenceNumber).
-		OrderBy(model.FieldSequenceNumber, firestore.Asc).Documents(ctx).GetAll()
-	if err != nil {
-		return 0, fmt.Errorf("read covered events of %s: %w", sessionID, err)
-	}
-	for _, d := range docs {
-		if at, _ := d.Data()[model.FieldCreatedAt].(time.Time); !at.Before(cutoff) {
+	after := int64(0)
+scan:
+	for {
+		docs, err := events.Where(model.FieldSequenceNumber, ">", after).Where(model.FieldSequenceNumber, "<=", covered).
+			OrderBy(model.FieldSequenceNumber, firestore.Asc).Limit(prunePage).Documents(ctx).GetAll()
+		if err != nil {
+			return 0, fmt.Errorf("read covered events of %s: %w", sessionID, err)
+		}
+		for _, d := range docs {
+			if at, _ := d.Data()[model.FieldCreatedAt].(time.Time); !at.Before(cutoff) {
+				break scan
+			}
+			doomed = append(doomed, d.Ref)
+			after, _ = d.Data()[model.FieldSequenceNumber].(int64)
+		}
+		if len(docs) < prunePage {
 			break
 		}
-		doomed = append(doomed, d.Ref)
 	}
 	rejected, err := events.Where(model.FieldStatus, "==", model.EventRejected).Where(model.FieldSequencedAt, "<", cutoff).Documents(ctx).GetAll()
 	if err != nil {

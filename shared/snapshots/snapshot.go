@@ -29,6 +29,20 @@ type Snapshot struct {
 	UpdatedAt               time.Time `firestore:"updatedAt" json:"updatedAt"`
 }
 
+// updates is s as the field updates that replace a stored snapshot (an
+// update, unlike a set, takes a precondition).
+func (s Snapshot) updates() []firestore.Update {
+	return []firestore.Update{
+		{Path: model.FieldExperienceID, Value: s.ExperienceID},
+		{Path: model.FieldExperienceState, Value: s.ExperienceState},
+		{Path: model.FieldParticipants, Value: s.Participants},
+		{Path: model.FieldOwnerID, Value: s.OwnerID},
+		{Path: model.FieldLastEventSequenceNumber, Value: s.LastEventSequenceNumber},
+		{Path: model.FieldSchemaVersion, Value: s.SchemaVersion},
+		{Path: model.FieldUpdatedAt, Value: s.UpdatedAt},
+	}
+}
+
 // MarshalJSON shows experienceState as the JSON object it is.
 func (s Snapshot) MarshalJSON() ([]byte, error) {
 	type plain Snapshot

@@ -64,7 +64,9 @@ func (h *history) append(t *testing.T, evs ...experiences.Event) {
 		require.NoError(t, err)
 	}
 	bw.End()
-	_, err := sess.Update(ctx, []firestore.Update{{Path: "lastEventSequenceNumber", Value: int64(len(h.events))}})
+	// As the sequencer's session update that accepts them.
+	_, err := sess.Update(ctx, []firestore.Update{{Path: "lastEventSequenceNumber", Value: int64(len(h.events))},
+		{Path: model.FieldCompactionDue, Value: true}})
 	require.NoError(t, err)
 }
 
@@ -230,4 +232,93 @@ func TestOldSchemaVersion(t *testing.T) {
 	got, err = snapshots.Read(ctx, nil, sessRef)
 	require.NoError(t, err)
 	require.Equal(t, 99, got.SchemaVersion, "a newer snapshot is never overwritten")
+}
+
+// TestCompactAndPruneClearsTheMark: compactSnapshots finds a session
+// through compactionDue while its events pass its snapshot, and no longer
+// once CompactAndPrune caught up; a session whose snapshot could not catch
+// up keeps the mark, so the next run tries again.
+func TestCompactAndPruneClearsTheMark(t *testing.T) {
+	fs := client(t)
+	ctx := context.Background()
+	comp := snapshots.NewCompactor(fs, experiences.Default())
+	due := func() []string {
+		found, err := comp.Due(ctx)
+		require.NoError(t, err)
+		var ids []string
+		for _, d := range found {
+			ids = append(ids, d.SessionID)
+		}
+		return ids
+	}
+	h := newHistory(t, fs, experiences.CoReading)
+	h.append(t, experiences.Event{Type: "story_selected", SenderID: "u1", Data: map[string]string{"storyId": "s"}})
+	require.Contains(t, due(), h.sessionID)
+
+	res, err := comp.CompactAndPrune(ctx, h.sessionID, time.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	require.True(t, res.Cleared)
+	require.NotContains(t, due(), h.sessionID)
+	res, err = comp.CompactAndPrune(ctx, h.sessionID, time.Now().Add(-24*time.Hour))
+	require.NoError(t, err, "a redelivery")
+	require.False(t, res.Written)
+
+	h.append(t, experiences.Event{Type: "page_changed", SenderID: "u1", Data: map[string]string{"pageIndex": "4"}})
+	require.Contains(t, due(), h.sessionID)
+	res, err = comp.CompactAndPrune(ctx, h.sessionID, time.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Folded)
+	require.NotContains(t, due(), h.sessionID)
+
+	// The session claims events the snapshot cannot reach yet (their
+	// writes still in flight): the mark stays.
+	_, err = fs.Collection(model.SessionsCollection).Doc(h.sessionID).Update(ctx, []firestore.Update{
+		{Path: model.FieldLastEventSequenceNumber, Value: int64(len(h.events) + 2)}, {Path: model.FieldCompactionDue, Value: true}})
+	require.NoError(t, err)
+	res, err = comp.CompactAndPrune(ctx, h.sessionID, time.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	require.False(t, res.Cleared)
+	require.Contains(t, due(), h.sessionID)
+}
+
+// TestCompactDue: the work compactSnapshots queues compacts the session as
+// its query read it, with no second read of the session, and clears the
+// mark; the same work after a write to the session leaves the mark.
+func TestCompactDue(t *testing.T) {
+	fs := client(t)
+	ctx := context.Background()
+	comp := snapshots.NewCompactor(fs, experiences.Default())
+	find := func(id string) (snapshots.DueSession, bool) {
+		found, err := comp.Due(ctx)
+		require.NoError(t, err)
+		for _, d := range found {
+			if d.SessionID == id {
+				return d, true
+			}
+		}
+		return snapshots.DueSession{}, false
+	}
+	h := newHistory(t, fs, experiences.CoReading)
+	h.append(t, experiences.Event{Type: "story_selected", SenderID: "u1", Data: map[string]string{"storyId": "s"}})
+	d, ok := find(h.sessionID)
+	require.True(t, ok)
+	require.Equal(t, experiences.CoReading.ID(), d.ExperienceID)
+	require.EqualValues(t, 2, d.LastEventSequenceNumber)
+	require.False(t, d.UpdateTime.IsZero())
+
+	// Written after the query: the mark stays, the snapshot is still made.
+	h.append(t, experiences.Event{Type: "page_changed", SenderID: "u1", Data: map[string]string{"pageIndex": "1"}})
+	res, err := comp.CompactDue(ctx, d, time.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	require.EqualValues(t, 3, res.To)
+	require.False(t, res.Cleared)
+
+	d, ok = find(h.sessionID)
+	require.True(t, ok)
+	res, err = comp.CompactDue(ctx, d, time.Now().Add(-24*time.Hour))
+	require.NoError(t, err)
+	require.True(t, res.Cleared)
+	_, ok = find(h.sessionID)
+	require.False(t, ok)
+	h.requireInvariant(t, "compacted as queued")
 }

@@ -317,7 +317,7 @@ func TestCORSPreflight(t *testing.T) {
 // callable answer; only the INTERNAL path (not reachable from input here)
 // may answer 500.
 func FuzzHandler(f *testing.F) {
-	for _, seed := range []string{`{"data":{"name":"n"}}`, `{"data":null}`, `{}`, `[]`, `{"data":{"count":1e400}}`, "\x00", `{"data":{"name":"n","count":-1}}`} {
+	for _, seed := range []string{`{"data":{"name":"n"}}`, `{"data":{"name":"boom"}}`, `{"data":{"name":"secret"}}`, `{"data":{"name":"teapot"}}`, `{"data":null}`, `{}`, `[]`, `{"data":{"count":1e400}}`, "\x00", `{"data":{"name":"n","count":-1}}`} {
 		f.Add(seed)
 	}
 	h := newTestHandler()
@@ -331,8 +331,14 @@ func FuzzHandler(f *testing.F) {
 		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got), rec.Body.String())
 		require.Len(t, got, 1)
 		if rec.Code == http.StatusInternalServerError {
-			// Only the test handler's deliberate names reach INTERNAL.
-			require.Contains(t, body, `"name"`)
+			// Only the test handler's deliberate failures reach INTERNAL:
+			// a body the strict decoder accepted, naming one of them.
+			var req struct {
+				Data echoReq `json:"data"`
+			}
+			require.NoError(t, json.Unmarshal([]byte(body), &req), "INTERNAL for a body that does not decode: %s", body)
+			require.Contains(t, []string{"boom", "secret", "teapot"}, req.Data.Name, "INTERNAL for %s", body)
+			require.JSONEq(t, `{"error":{"status":"INTERNAL","message":"INTERNAL"}}`, rec.Body.String(), "an INTERNAL answer leaks: %s", rec.Body.String())
 		}
 	})
 }

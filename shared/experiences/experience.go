@@ -56,8 +56,9 @@ type Experience interface {
 	EventTypes() []string
 	// Initial is the state of a new session.
 	Initial() any
-	// Reduce applies a validated event; an event that does not apply to the
-	// state returns it unchanged. It never mutates its input.
+	// Reduce applies an event that Validate accepts; any other event, and
+	// one that does not apply to the state, returns it unchanged. It never
+	// mutates its input.
 	Reduce(state any, e Event) any
 	// EncodeState and DecodeState convert the state for snapshots; decoding
 	// a version older than SchemaVersion migrates it or fails with
@@ -142,7 +143,11 @@ func (x definition[S]) Reduce(state any, e Event) any {
 	if !ok {
 		s = x.d.Initial()
 	}
-	if _, known := x.d.Events[e.Type]; !known {
+	// Only what validation accepts is applied, whoever hands the event
+	// over: an event that the pipeline did not check (an admin's write, a
+	// migration, a test) can never put the state out of its schema or its
+	// bounds.
+	if x.Validate(e.Type, e.Data) != nil {
 		return s
 	}
 	return x.d.Reduce(s, e)

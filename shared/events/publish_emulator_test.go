@@ -1,0 +1,86 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	. "github.com/pajama-app/sharedexperiences/shared/events"
+	"github.com/pajama-app/sharedexperiences/shared/experiences"
+)
+
+// flakyPublisher records what it publishes and fails on demand: failBefore
+// refuses a batch without taking it (Pub/Sub unreachable); failAfter takes
+// it and reports failure anyway (the answer lost on the way back).
+type flakyPublisher struct {
+	mu                    sync.Mutex
+	failBefore, failAfter int
+	published             []int64
+}
+
+var errPublish = errors.New("publish failed on purpose")
+
+func (p *flakyPublisher) Publish(_ context.Context, _ string, evs []Accepted) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failBefore > 0 {
+		p.failBefore--
+		return errPublish
+	}
+	for _, e := range evs {
+		p.published = append(p.published, e.SequenceNumber)
+	}
+	if p.failAfter > 0 {
+		p.failAfter--
+		return errPublish
+	}
+	return nil
+}
+
+// TestPublishCursorRetry: a failed publication fails the delivery, and its
+// retry publishes what was owed, in order, from the publish cursor: nothing
+// lost, nothing skipped; a publication whose answer was lost is published
+// again, identically (at least once).
+func TestPublishCursorRetry(t *testing.T) {
+	tests := []struct {
+		name                  string
+		failBefore, failAfter int
+		want                  []int64
+	}{
+		{"refused, then published", 1, 0, []int64{1, 2, 3}},
+		{"taken but reported failed: published again", 0, 1, []int64{1, 2, 3, 1, 2, 3}},
+		{"refused twice", 2, 0, []int64{1, 2, 3}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := newClient(t)
+			ctx := context.Background()
+			sessionID := newSession(t, fs, "u1")
+			for i := range 3 {
+				require.NoError(t, writeEvent(ctx, fs, sessionID, fmt.Sprintf("e%d", i), "u1", int64(i)))
+			}
+			pub := &flakyPublisher{failBefore: tt.failBefore, failAfter: tt.failAfter}
+			seq := NewSequencer(fs, experiences.Default(), pub, nil, nil)
+			failures := tt.failBefore + tt.failAfter
+			for range failures {
+				_, err := seq.Sequence(ctx, sessionID, "e0")
+				require.ErrorIs(t, err, errPublish)
+			}
+			out, err := seq.Sequence(ctx, sessionID, "e0")
+			require.NoError(t, err)
+			require.EqualValues(t, 1, out.SequenceNumber)
+			// Later triggers find everything published: nothing more goes out.
+			for _, id := range []string{"e1", "e2"} {
+				_, err := seq.Sequence(ctx, sessionID, id)
+				require.NoError(t, err)
+			}
+			pub.mu.Lock()
+			defer pub.mu.Unlock()
+			require.Equal(t, tt.want, pub.published)
+		})
+	}
+}

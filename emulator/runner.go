@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -81,7 +80,6 @@ type Local struct {
 	feeders    []*feeder
 	published  *publishCounter
 	client     *http.Client
-	rawEvents  atomic.Bool
 	buildDir   string
 	functions  Listener
 }
@@ -228,11 +226,6 @@ func (l *Local) Listeners() []Listener { return append(l.Stack.Listeners(), l.fu
 func (l *Local) CallableURL(name string) string {
 	return fmt.Sprintf("%s/%s/%s/%s", l.FunctionsURL, l.ProjectID, l.Region, name)
 }
-
-// SetEventarcEncoding chooses how Firestore trigger payloads reach the
-// functions: false (the default) forwards the emulator's base64 text, true
-// decodes it to the raw protobuf bytes production Eventarc sends.
-func (l *Local) SetEventarcEncoding(raw bool) { l.rawEvents.Store(raw) }
 
 // SetFaults changes how triggers are delivered from now on.
 func (l *Local) SetFaults(f Faults) { l.dispatcher.setFaults(f) }
@@ -403,10 +396,11 @@ func (l *Local) serveTrigger(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	header := r.Header.Clone()
-	if l.rawEvents.Load() {
-		if raw, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(body))); err == nil {
-			body = raw
-		}
+	// The emulator sends the DocumentEventData protobuf as base64 text;
+	// Eventarc sends the raw bytes, and so does the runner. A body that is
+	// not base64 goes as it came, and the function refuses it as malformed.
+	if raw, err := base64.StdEncoding.DecodeString(string(bytes.TrimSpace(body))); err == nil {
+		body = raw
 	}
 	l.dispatcher.enqueue(delivery{function: name, retry: d.Retry, send: func(ctx context.Context, attempt int) error {
 		_, err := l.invoke(ctx, d, attempt, func(host *url.URL) (*http.Request, error) {

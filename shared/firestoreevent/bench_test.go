@@ -1,7 +1,6 @@
 package firestoreevent
 
 import (
-	"encoding/base64"
 	"testing"
 	"time"
 
@@ -12,8 +11,7 @@ import (
 
 // BenchmarkDecode measures what every onEventCreated invocation does before
 // it touches Firestore: decode the DocumentEventData of a created event, as
-// production Eventarc sends it (raw protobuf) and as the Firestore emulator
-// does (base64 text), then read the document path.
+// Eventarc sends it (raw protobuf), then read the document path.
 //
 //	go test -run '^$' -bench . -benchmem ./shared/firestoreevent/
 func BenchmarkDecode(b *testing.B) {
@@ -23,7 +21,6 @@ func BenchmarkDecode(b *testing.B) {
 		payload []byte
 	}{
 		{"raw", raw},
-		{"base64", []byte(base64.StdEncoding.EncodeToString(raw))},
 	}
 	for _, enc := range encodings {
 		b.Run(enc.name, func(b *testing.B) {

@@ -1,19 +1,17 @@
 // Package firestoreevent decodes the Firestore CloudEvents that Eventarc
 // delivers (google.cloud.firestore.document.v1.*) into the
-// google-cloudevents-go types, and reads typed fields out of the document.
+// google-cloudevents-go types.
 //
-// # Payload encodings
+// # Payload encoding
 //
-// Production Eventarc sends the DocumentEventData protobuf as raw bytes. The
-// Firestore emulator sends the same protobuf as base64 text (firebase-tools'
-// functions emulator decodes it before calling a Node function). [Decode]
-// accepts both: a serialized DocumentEventData always starts with the tag
-// byte of field 1, 2 or 3 (0x0a, 0x12, 0x1a), none of which is in the base64
-// alphabet, so the first byte tells the encodings apart without guessing.
+// Eventarc sends the DocumentEventData protobuf as raw bytes, and that is
+// all Decode reads. The Firestore emulator sends the same protobuf as base64
+// text; the local runner decodes it before delivery (as firebase-tools'
+// functions emulator does for a Node function), so production code never
+// guesses which encoding it was given.
 package firestoreevent
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -25,36 +23,13 @@ import (
 // ErrMalformed reports a payload that is not a DocumentEventData.
 var ErrMalformed = errors.New("firestoreevent: malformed payload")
 
-// Decode parses a DocumentEventData from raw protobuf or base64 text.
+// Decode parses a DocumentEventData from its protobuf bytes.
 func Decode(payload []byte) (*firestoredata.DocumentEventData, error) {
-	if isBase64Start(payload) {
-		decoded := make([]byte, base64.StdEncoding.DecodedLen(len(payload)))
-		n, err := base64.StdEncoding.Decode(decoded, trimSpace(payload))
-		if err != nil {
-			return nil, fmt.Errorf("%w: base64: %v", ErrMalformed, err)
-		}
-		payload = decoded[:n]
-	}
 	var data firestoredata.DocumentEventData
 	if err := proto.Unmarshal(payload, &data); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	return &data, nil
-}
-
-func isBase64Start(b []byte) bool {
-	if len(b) == 0 {
-		return false
-	}
-	c := b[0]
-	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/'
-}
-
-func trimSpace(b []byte) []byte {
-	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r' || b[len(b)-1] == ' ') {
-		b = b[:len(b)-1]
-	}
-	return b
 }
 
 // DocumentPath returns the path of a document inside its database

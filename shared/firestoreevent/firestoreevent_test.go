@@ -29,48 +29,19 @@ func sample(t testing.TB) []byte {
 	return b
 }
 
-func TestDecodeBothEncodings(t *testing.T) {
-	raw := sample(t)
-	tests := []struct {
-		name    string
-		payload []byte
-	}{
-		{"raw protobuf (production Eventarc)", raw},
-		{"base64 text (Firestore emulator)", []byte(base64.StdEncoding.EncodeToString(raw))},
-		{"base64 text with trailing newline", []byte(base64.StdEncoding.EncodeToString(raw) + "\n")},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			data, err := Decode(tt.payload)
-			require.NoError(t, err)
-			path, err := DocumentPath(data.GetValue().GetName())
-			require.NoError(t, err)
-			require.Equal(t, "experience_sessions/s1/events/e1", path)
-
-			f := Fields(data.GetValue().GetFields())
-			typ, ok := f.String("type")
-			require.True(t, ok)
-			require.Equal(t, "page_changed", typ)
-			n, ok := f.Int("clientSequenceNumber")
-			require.True(t, ok)
-			require.EqualValues(t, 7, n)
-			at, ok := f.Time("createdAt")
-			require.True(t, ok)
-			require.Equal(t, 2026, at.Year())
-			m, ok, err := f.StringMap("data")
-			require.True(t, ok)
-			require.NoError(t, err)
-			require.Equal(t, map[string]string{"pageIndex": "3"}, m)
-			_, ok = f.Int("type")
-			require.False(t, ok, "a string is not an int")
-		})
-	}
+func TestDecode(t *testing.T) {
+	data, err := Decode(sample(t))
+	require.NoError(t, err)
+	path, err := DocumentPath(data.GetValue().GetName())
+	require.NoError(t, err)
+	require.Equal(t, "experience_sessions/s1/events/e1", path)
+	require.Equal(t, "page_changed", data.GetValue().GetFields()["type"].GetStringValue())
 }
 
 func TestDecodeMalformed(t *testing.T) {
 	for _, payload := range [][]byte{
-		[]byte("not base64 !!"),
-		[]byte("QUJD"), // base64 of "ABC": not a protobuf
+		// The emulator's base64 text: the runner decodes it before delivery.
+		[]byte(base64.StdEncoding.EncodeToString(sample(t))),
 		{0x0a, 0xff, 0xff},
 	} {
 		_, err := Decode(payload)
@@ -93,8 +64,7 @@ func FuzzDecode(f *testing.F) {
 			require.ErrorIs(t, err, ErrMalformed)
 			return
 		}
-		f := Fields(data.GetValue().GetFields())
-		_, _ = f.String("type")
-		_, _, _ = f.StringMap("data")
+		// Whatever decodes can be asked for its document's path.
+		_, _ = DocumentPath(data.GetValue().GetName())
 	})
 }

@@ -59,3 +59,48 @@ func (f Fields) StringMap(name string) (map[string]string, bool, error) {
 
 // Has reports whether the field is present, whatever its type.
 func (f Fields) Has(name string) bool { _, ok := f[name]; return ok }
+
+// Unsupported stands, in Values, for a value of a type the server never
+// interprets (bytes, a reference, a geo point): present, but of no use.
+type Unsupported struct{}
+
+// Values is the fields as the Go Firestore client returns a document's data
+// (string, int64, float64, bool, time.Time, nil, map[string]any, []any), so
+// that a document carried by a CloudEvent decodes exactly like one read.
+func (f Fields) Values() map[string]any {
+	out := make(map[string]any, len(f))
+	for k, v := range f {
+		out[k] = value(v)
+	}
+	return out
+}
+
+func value(v *firestoredata.Value) any {
+	switch x := v.GetValueType().(type) {
+	case *firestoredata.Value_NullValue:
+		return nil
+	case *firestoredata.Value_BooleanValue:
+		return x.BooleanValue
+	case *firestoredata.Value_IntegerValue:
+		return x.IntegerValue
+	case *firestoredata.Value_DoubleValue:
+		return x.DoubleValue
+	case *firestoredata.Value_StringValue:
+		return x.StringValue
+	case *firestoredata.Value_TimestampValue:
+		if x.TimestampValue == nil {
+			return Unsupported{}
+		}
+		return x.TimestampValue.AsTime()
+	case *firestoredata.Value_MapValue:
+		return Fields(x.MapValue.GetFields()).Values()
+	case *firestoredata.Value_ArrayValue:
+		vs := x.ArrayValue.GetValues()
+		out := make([]any, len(vs))
+		for i, e := range vs {
+			out[i] = value(e)
+		}
+		return out
+	}
+	return Unsupported{}
+}

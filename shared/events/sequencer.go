@@ -163,6 +163,7 @@ func (s *Sequencer) step(ctx context.Context, lane *lane, sessionID, eventID str
 		// so the next run, or this trigger's retry, publishes them.
 		return Outcome{}, false, err
 	}
+	lane.remember(res.known)
 	lane.remember(res.decided)
 	out, ok := res.decided[eventID]
 	switch {
@@ -192,6 +193,10 @@ type runResult struct {
 	alreadyDecided int64
 	// writes and sessionWrites are what the commit wrote.
 	writes, sessionWrites int64
+	// known are the outcomes of events the window returned decided by
+	// other runs (another instance's, typically): final, since a status
+	// is never changed, so the lane can answer their triggers.
+	known map[string]Outcome
 }
 
 // ErrNoProgress reports a run that had more to do but could not move: a
@@ -394,11 +399,31 @@ func (s *Sequencer) attempt(ctx context.Context, sessionID, eventID string, crea
 	res.experienceID = view.doc.ExperienceID
 
 	for _, ev := range b.window {
-		if ev.DocID == eventID && ev.Status != "" {
-			// Decided by another run since (another instance's, typically,
-			// when this process's view of the session is behind).
-			return decidedAlready(ev)
+		if ev.Status == "" {
+			continue
 		}
+		if res.known == nil {
+			res.known = map[string]Outcome{}
+		}
+		res.known[ev.DocID] = outcomeOf(ev)
+	}
+	if out, ok := res.known[eventID]; ok {
+		// Decided by another run since: another instance's, when this
+		// process's view of the session is behind (its window starts at
+		// an old cursor, so it returned what others decided). Nothing to
+		// commit; the view is read again next time.
+		if cached {
+			s.sessions.forget(sessionID)
+		}
+		res.decided[eventID] = out
+		res.alreadyDecided = out.SequenceNumber
+		res.progressed = true
+		return res, nil
+	}
+	if cached && len(res.known) > 0 {
+		// Decided events after the view's cursor: the view is most likely
+		// behind, and a commit on it would be refused. Read it again now.
+		return res, fmt.Errorf("%w: the view of the session is behind its events", errConflict)
 	}
 	if len(b.extra) > 0 {
 		// The event sorts before the window, or has no order: the trigger's

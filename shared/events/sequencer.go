@@ -288,8 +288,9 @@ type versioned struct {
 }
 
 // attempt is one read-decide-commit. created is the triggering event as
-// its trigger carries it, when it does: then the event is not read, since
-// the pending window returns it (and its version) anyway.
+// its trigger carries it, when it does: then, with a current view of the
+// session, the event is not read, since the pending window returns it
+// (and its version) anyway.
 func (s *Sequencer) attempt(ctx context.Context, sessionID, eventID string, created *model.Event) (runResult, error) {
 	sessRef := model.SessionRef(s.fs, sessionID)
 	evCol := model.EventsRef(sessRef)
@@ -354,27 +355,25 @@ func (s *Sequencer) attempt(ctx context.Context, sessionID, eventID string, crea
 			}
 		}
 	} else {
-		// One round trip for both: the event is almost always undecided,
-		// and then the session is needed anyway.
-		refs := []*firestore.DocumentRef{sessRef}
-		if created == nil {
-			refs = append(refs, ownRef)
-		}
+		// One round trip for both, even when the trigger carried the
+		// event: without a current view this instance is likely not the
+		// one that sequenced the session last, and then the event is
+		// likely decided already (by that one), which this read tells at
+		// once, before any query.
+		refs := []*firestore.DocumentRef{sessRef, ownRef}
 		snaps, err := s.fs.GetAll(ctx, refs)
 		s.Stats.add(func(st *Counters) { st.Reads += int64(len(refs)) })
 		if err != nil {
 			return res, fmt.Errorf("read event and session: %w", err)
 		}
-		if created == nil {
-			if !snaps[1].Exists() {
-				return pruned()
-			}
-			ev := s.compact(model.DecodeEvent(snaps[1]))
-			if ev.Status != "" {
-				return decidedAlready(ev)
-			}
-			own = &versioned{ev, snaps[1].UpdateTime}
+		if !snaps[1].Exists() {
+			return pruned()
 		}
+		ev := s.compact(model.DecodeEvent(snaps[1]))
+		if ev.Status != "" {
+			return decidedAlready(ev)
+		}
+		own = &versioned{ev, snaps[1].UpdateTime}
 		sessSnap := snaps[0]
 		if !sessSnap.Exists() {
 			return s.rejectUnknownSession(ctx, res, ownRef, own)
@@ -384,14 +383,7 @@ func (s *Sequencer) attempt(ctx context.Context, sessionID, eventID string, crea
 			return res, fmt.Errorf("decode session: %w", err)
 		}
 		s.sessions.put(sessionID, view)
-		ownEv := model.Event{DocID: eventID}
-		switch {
-		case own != nil:
-			ownEv = own.ev
-		case created != nil:
-			ownEv = *created
-		}
-		b, versions, err = s.pending(ctx, evCol, view.doc.Sequencer.Cursor, ownEv)
+		b, versions, err = s.pending(ctx, evCol, view.doc.Sequencer.Cursor, own.ev)
 		if err != nil {
 			return res, err
 		}

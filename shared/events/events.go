@@ -7,26 +7,29 @@
 //
 // Firestore sustains about one write a second on one document, so the
 // session document cannot be written once per event. A sequencing run
-// decides every pending event of a session and commits the decisions and
-// the session in one atomic write. Within a process, the triggers of one session queue on
+// decides every pending event of a session in one transaction and writes
+// the session once. Within a process, the triggers of one session queue on
 // a lane: the first runs the batch, and those whose events it decided return
 // without touching Firestore.
 //
 // # Exactly-once over at-least-once
 //
-// Triggers arrive at least once, late, out of order and concurrently. A run
-// reads without a transaction (the session, or this process's view of it,
-// and the pending events), decides, and commits with preconditions: the
-// update time of every event it decides and of the session. An event that
-// got a status meanwhile, or a session another run moved, fails the
-// commit, and the run reads again. An event that already has a status was
-// decided before and is left alone. Optimistic concurrency instead of a
-// read-write transaction saves the transaction's begin round trip and, on
-// the emulator, its pessimistic locks, which serialised instances. Order
-// comes from the events' createdAt (the commit time, which the rules force
-// to request.time), then clientSequenceNumber, then id, never from arrival;
-// rate limits are computed on createdAt too, so a redelivery can never
-// change an outcome.
+// Triggers arrive at least once, late, out of order and concurrently. Every
+// decision is taken in a transaction that reads the event first (the
+// pending query's read of it, when the trigger carried the event itself):
+// an event that already has a status was decided before and is left
+// alone. Order comes from the events' createdAt (the commit time, which the
+// rules force to request.time), then clientSequenceNumber, then id, never
+// from arrival; rate limits are computed on createdAt too, so a redelivery
+// can never change an outcome.
+//
+// The pending query runs inside the read-write transaction on purpose. On
+// the emulator a client's createdAt (request.time) is stamped before its
+// rules run, so a slow write can become visible after a later one; the
+// transaction's locks make the query wait for writes in flight. A query
+// outside the transaction (optimistic concurrency, commit preconditions on
+// update times) passed such events by and numbered them late, out of
+// order (functions TestConcurrentWriters, 50 writers through the rules).
 package events
 
 import (

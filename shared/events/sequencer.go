@@ -5,9 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"slices"
-	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -77,8 +74,7 @@ type Sequencer struct {
 	opts  Options
 	log   *slog.Logger
 	lanes *lanes
-	// sessions is this process's view of the sessions it sequenced last,
-	// checked by every commit's precondition.
+	// sessions is what this process published last, per session.
 	sessions *sessionCache
 	// Counters (Firestore operations, session writes, transaction attempts)
 	// for the benchmark and the logs.
@@ -191,8 +187,6 @@ type runResult struct {
 	// alreadyDecided is the number of the triggering event when an earlier
 	// run had accepted it: its publication may still be owed.
 	alreadyDecided int64
-	// writes and sessionWrites are what the commit wrote.
-	writes, sessionWrites int64
 	// known are the outcomes of events the window returned decided by
 	// other runs (another instance's, typically): final, since a status
 	// is never changed, so the lane can answer their triggers.
@@ -204,60 +198,141 @@ type runResult struct {
 // fails, and its retry backs off.
 var ErrNoProgress = errors.New("sequencing made no progress")
 
-// errConflict reports a commit whose preconditions failed: another run
-// (this process's or another instance's) or another writer of the session
-// changed what the attempt read. The attempt is read again and redone.
-var errConflict = errors.New("sequencing commit conflicted")
-
 // minTimestamp is the earliest Firestore timestamp. A range filter after
 // it keeps the pending query to events whose createdAt is a timestamp, so
 // no event without an order (written by an admin with another type) can
 // sit in the window: those are decided by their own trigger.
 var minTimestamp = time.Time{}
 
-// run is the shell around decideBatch, with optimistic concurrency: read
-// without a transaction, decide, then commit the decisions and the session
-// in one atomic write whose preconditions are the update times read (the
-// session's, each decided event's). A commit that lands therefore decided
-// on exactly what was committed when it landed: exactly once (an event
-// decided meanwhile fails its precondition) and in order (every run that
-// decides anything writes the session, so a run that read an older session
-// fails). A failed precondition is a conflict: read again, decide again.
-// Nothing here logs inside an attempt; the caller logs what was committed.
+// run is the transactional shell around decideBatch: read the triggering
+// event, the session and the pending window, decide, write the decisions
+// and the session. Nothing here logs or counts inside the transaction
+// body except reads as they are made; the caller logs what was committed.
 //
-// The read-write transaction this replaces cost a BeginTransaction round
-// trip before its first read and, on the emulator, held pessimistic locks
-// on the session and the queried range until commit, which serialised
-// concurrent instances and even the clients' creates (bench scenario 9).
+// created is the triggering event as its trigger carries it, when it does:
+// then the event is not read by itself, since the pending query returns
+// it, inside the transaction, in the common case; only an event outside
+// the window is read (its copy cannot tell whether it was decided since).
 func (s *Sequencer) run(ctx context.Context, sessionID, eventID string, created *model.Event) (runResult, error) {
+	sessRef := model.SessionRef(s.fs, sessionID)
+	evCol := model.EventsRef(sessRef)
 	var res runResult
-	var err error
-	attempts := 0
-	for attempts < s.opts.MaxAttempts {
+	// Writes count once committed; an aborted attempt's writes never
+	// happened (its reads did, and are counted as they are made).
+	attempts, writes, sessionWrites := 0, int64(0), int64(0)
+	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		attempts++
-		res, err = s.attempt(ctx, sessionID, eventID, created)
-		if !errors.Is(err, errConflict) {
-			break
+		writes, sessionWrites = 0, 0
+		res = runResult{decided: map[string]Outcome{}}
+		// One round trip for both: the event is almost always undecided,
+		// and then the session is needed anyway. This is on the latency
+		// path of every event. With the trigger's copy, the session alone.
+		refs := []*firestore.DocumentRef{sessRef}
+		if created == nil {
+			refs = append(refs, evCol.Doc(eventID))
 		}
-		// Trust neither the cached session nor the trigger's copy of the
-		// event again: both are what changed, possibly.
-		s.sessions.forget(sessionID)
-		created = nil
-		if attempts < s.opts.MaxAttempts {
-			if werr := s.backoff(ctx, attempts); werr != nil {
-				err = werr
-				break
+		snaps, err := tx.GetAll(refs)
+		s.Stats.add(func(st *Counters) { st.Reads += int64(len(refs)) })
+		if err != nil {
+			return fmt.Errorf("read event and session: %w", err)
+		}
+		sessSnap := snaps[0]
+		var ownEv model.Event
+		verified := created == nil // ownEv read in this transaction
+		if verified {
+			var done bool
+			if ownEv, done = s.ownDecided(&res, eventID, snaps[1]); done {
+				return nil
+			}
+		} else {
+			ownEv = *created
+		}
+		if !verified && !sessSnap.Exists() {
+			snap, err := tx.Get(evCol.Doc(eventID))
+			s.Stats.add(func(st *Counters) { st.Reads++ })
+			if err != nil && status.Code(err) != codes.NotFound {
+				return fmt.Errorf("read event: %w", err)
+			}
+			var done bool
+			if ownEv, done = s.ownDecided(&res, eventID, snap); done {
+				return nil
+			}
+			verified = true
+		}
+		if !sessSnap.Exists() {
+			out := Outcome{Status: model.EventRejected, Reason: ReasonUnknownSession}
+			res.decided[eventID] = out
+			res.decisions = []decision{{ownEv, out}}
+			res.progressed = true
+			writes++
+			return tx.Update(evCol.Doc(eventID), out.decision().Updates())
+		}
+		var stored model.SessionDocument
+		if err := sessSnap.DataTo(&stored); err != nil {
+			return fmt.Errorf("decode session: %w", err)
+		}
+		res.experienceID = stored.ExperienceID
+
+		b, err := s.pending(tx, evCol, stored.Sequencer.Cursor, ownEv)
+		if err != nil {
+			return err
+		}
+		for _, ev := range b.window {
+			if ev.Status == "" {
+				continue
+			}
+			// Final (a status never changes): the lane can answer these
+			// events' triggers, which another instance's run decided.
+			if res.known == nil {
+				res.known = map[string]Outcome{}
+			}
+			res.known[ev.DocID] = outcomeOf(ev)
+		}
+		if out, ok := res.known[eventID]; ok {
+			res.decided[eventID] = out
+			res.alreadyDecided = out.SequenceNumber
+			res.progressed = true
+			return nil
+		}
+		if len(b.extra) > 0 && !verified {
+			// Outside the window: the trigger's copy cannot tell whether
+			// the event was decided since.
+			snap, err := tx.Get(evCol.Doc(eventID))
+			s.Stats.add(func(st *Counters) { st.Reads++ })
+			if err != nil && status.Code(err) != codes.NotFound {
+				return fmt.Errorf("read event: %w", err)
+			}
+			var done bool
+			if ownEv, done = s.ownDecided(&res, eventID, snap); done {
+				return nil
+			}
+			b.extra = []model.Event{ownEv}
+		}
+		p := decideBatch(stored.Session, stored.Sequencer, b, s.rules())
+		res.more, res.progressed = b.full, p.moved
+		res.accepted, res.decisions = p.accepted, p.decisions
+		for _, d := range p.decisions {
+			res.decided[d.Event.DocID] = d.Outcome
+			writes++
+			if err := tx.Update(evCol.Doc(d.Event.DocID), d.Outcome.decision().Updates()); err != nil {
+				return err
 			}
 		}
-	}
+		if !p.moved {
+			return nil
+		}
+		writes++
+		sessionWrites++
+		return tx.Update(sessRef, sessionUpdate(p, s.now()))
+	}, firestore.MaxAttempts(s.opts.MaxAttempts))
 	s.Stats.add(func(st *Counters) { st.Transactions++; st.TransactionAttempts += int64(attempts) })
 	if err != nil {
-		return runResult{}, fmt.Errorf("sequence session %s (%d attempts): %w", sessionID, attempts, err)
+		return runResult{}, fmt.Errorf("sequence session %s: %w", sessionID, err)
 	}
 	s.Stats.add(func(st *Counters) {
-		st.Writes += res.writes
-		st.SessionWrites += res.sessionWrites
-		if res.writes > 0 {
+		st.Writes += writes
+		st.SessionWrites += sessionWrites
+		if writes > 0 {
 			st.Decided += int64(len(res.decided))
 			st.Accepted += int64(len(res.accepted))
 		}
@@ -266,287 +341,12 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string, created 
 	return res, nil
 }
 
-// backoff waits before a conflicted attempt is redone: a few milliseconds,
-// growing, jittered so that instances that conflicted do not meet again.
-func (s *Sequencer) backoff(ctx context.Context, attempt int) error {
-	base := min(time.Duration(attempt)*2*time.Millisecond, 50*time.Millisecond)
-	t := time.NewTimer(base/2 + rand.N(base))
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// versioned is an undecided event and the update time it was read at: the
-// precondition of its decision.
-type versioned struct {
-	ev      model.Event
-	version time.Time
-}
-
-// attempt is one read-decide-commit. created is the triggering event as
-// its trigger carries it, when it does: then, with a current view of the
-// session, the event is not read, since the pending window returns it
-// (and its version) anyway.
-func (s *Sequencer) attempt(ctx context.Context, sessionID, eventID string, created *model.Event) (runResult, error) {
-	sessRef := model.SessionRef(s.fs, sessionID)
-	evCol := model.EventsRef(sessRef)
-	ownRef := evCol.Doc(eventID)
-	res := runResult{decided: map[string]Outcome{}}
-	decidedAlready := func(ev model.Event) (runResult, error) {
-		res.decided[eventID] = outcomeOf(ev)
-		res.alreadyDecided = ev.SequenceNumber
-		res.progressed = true
-		return res, nil
-	}
-	pruned := func() (runResult, error) {
-		// Deleted after creation (pruned): nothing left to decide.
-		res.decided[eventID] = Outcome{Status: model.EventRejected, Reason: ReasonMalformed}
-		res.progressed = true
-		return res, nil
-	}
-
-	var own *versioned // the triggering event, read and undecided
-	view, cached := s.sessions.get(sessionID)
-	var b batch
-	var versions map[string]time.Time
-	if cached {
-		// The window's query is the only read on the latency path; the
-		// event, when the trigger did not carry it, is read beside it.
-		var ownSnap *firestore.DocumentSnapshot
-		var ownErr error
-		var wg sync.WaitGroup
-		if created == nil {
-			wg.Go(func() {
-				ownSnap, ownErr = ownRef.Get(ctx)
-				s.Stats.add(func(st *Counters) { st.Reads++ })
-			})
-		}
-		ownGuess := model.Event{DocID: eventID}
-		if created != nil {
-			ownGuess = *created
-		}
-		var err error
-		b, versions, err = s.pending(ctx, evCol, view.doc.Sequencer.Cursor, ownGuess)
-		wg.Wait()
-		if err != nil {
-			return res, err
-		}
-		if created == nil {
-			switch {
-			case status.Code(ownErr) == codes.NotFound:
-				return pruned()
-			case ownErr != nil:
-				return res, fmt.Errorf("read event: %w", ownErr)
-			}
-			ev := s.compact(model.DecodeEvent(ownSnap))
-			if ev.Status != "" {
-				return decidedAlready(ev)
-			}
-			own = &versioned{ev, ownSnap.UpdateTime}
-			// The window was cut without knowing the event's place.
-			b.extra = nil
-			if !slices.ContainsFunc(b.window, func(e model.Event) bool { return e.DocID == eventID }) &&
-				!(b.full && ev.Ordered() && before(b.window[len(b.window)-1], ev)) {
-				b.extra = []model.Event{ev}
-			}
-		}
-	} else {
-		// One round trip for both, even when the trigger carried the
-		// event: without a current view this instance is likely not the
-		// one that sequenced the session last, and then the event is
-		// likely decided already (by that one), which this read tells at
-		// once, before any query.
-		refs := []*firestore.DocumentRef{sessRef, ownRef}
-		snaps, err := s.fs.GetAll(ctx, refs)
-		s.Stats.add(func(st *Counters) { st.Reads += int64(len(refs)) })
-		if err != nil {
-			return res, fmt.Errorf("read event and session: %w", err)
-		}
-		if !snaps[1].Exists() {
-			return pruned()
-		}
-		ev := s.compact(model.DecodeEvent(snaps[1]))
-		if ev.Status != "" {
-			return decidedAlready(ev)
-		}
-		own = &versioned{ev, snaps[1].UpdateTime}
-		sessSnap := snaps[0]
-		if !sessSnap.Exists() {
-			return s.rejectUnknownSession(ctx, res, ownRef, own)
-		}
-		view = sessionView{updateTime: sessSnap.UpdateTime}
-		if err := sessSnap.DataTo(&view.doc); err != nil {
-			return res, fmt.Errorf("decode session: %w", err)
-		}
-		s.sessions.put(sessionID, view)
-		b, versions, err = s.pending(ctx, evCol, view.doc.Sequencer.Cursor, own.ev)
-		if err != nil {
-			return res, err
-		}
-	}
-	res.experienceID = view.doc.ExperienceID
-
-	for _, ev := range b.window {
-		if ev.Status == "" {
-			continue
-		}
-		if res.known == nil {
-			res.known = map[string]Outcome{}
-		}
-		res.known[ev.DocID] = outcomeOf(ev)
-	}
-	if out, ok := res.known[eventID]; ok {
-		// Decided by another run since: another instance's, when this
-		// process's view of the session is behind (its window starts at
-		// an old cursor, so it returned what others decided). Nothing to
-		// commit; the view is read again next time.
-		if cached {
-			s.sessions.forget(sessionID)
-		}
-		res.decided[eventID] = out
-		res.alreadyDecided = out.SequenceNumber
-		res.progressed = true
-		return res, nil
-	}
-	if cached && len(res.known) > 0 {
-		// Decided events after the view's cursor: the view is most likely
-		// behind, and a commit on it would be refused. Read it again now.
-		return res, fmt.Errorf("%w: the view of the session is behind its events", errConflict)
-	}
-	if len(b.extra) > 0 {
-		// The event sorts before the window, or has no order: the trigger's
-		// copy cannot tell whether it was decided since. Read it.
-		if own == nil {
-			snap, err := ownRef.Get(ctx)
-			s.Stats.add(func(st *Counters) { st.Reads++ })
-			switch {
-			case status.Code(err) == codes.NotFound:
-				return pruned()
-			case err != nil:
-				return res, fmt.Errorf("read event: %w", err)
-			}
-			ev := s.compact(model.DecodeEvent(snap))
-			if ev.Status != "" {
-				return decidedAlready(ev)
-			}
-			own = &versioned{ev, snap.UpdateTime}
-		}
-		b.extra = []model.Event{own.ev}
-		versions[own.ev.DocID] = own.version
-	}
-
-	p := decideBatch(view.doc.Session, view.doc.Sequencer, b, s.rules())
-	res.more, res.progressed = b.full, p.moved
-	res.accepted, res.decisions = p.accepted, p.decisions
-	for _, d := range p.decisions {
-		res.decided[d.Event.DocID] = d.Outcome
-	}
-	if !p.moved {
-		return res, nil
-	}
-	//lint:ignore SA1019 a WriteBatch is the one atomic commit without a transaction (one round trip, preconditions per write); BulkWriter is not atomic.
-	wb := s.fs.Batch()
-	for _, d := range p.decisions {
-		wb.Update(evCol.Doc(d.Event.DocID), d.Outcome.decision().Updates(), firestore.LastUpdateTime(versions[d.Event.DocID]))
-	}
-	next := view.doc
-	wb.Update(sessRef, sessionUpdate(&next, p, s.now()), firestore.LastUpdateTime(view.updateTime))
-	wrs, err := wb.Commit(ctx)
-	if err != nil {
-		if isConflict(err) {
-			return res, fmt.Errorf("%w: %w", errConflict, err)
-		}
-		return res, fmt.Errorf("commit decisions: %w", err)
-	}
-	s.sessions.put(sessionID, sessionView{doc: next, updateTime: wrs[len(wrs)-1].UpdateTime})
-	res.writes, res.sessionWrites = int64(len(wrs)), 1
-	return res, nil
-}
-
-// sessionUpdate is a run's write on the session document, applied to doc
-// as well (the view this process keeps of the session): the one place
-// where that write is assembled, so a field added to it reaches both.
-// Rejections move only the sequencer's own bookkeeping; the session's
-// visible fields change when something is accepted.
-func sessionUpdate(doc *model.SessionDocument, p plan, now time.Time) []firestore.Update {
-	doc.Sequencer = p.state
-	updates := []firestore.Update{{Path: model.FieldSequencer, Value: p.state}}
-	if len(p.accepted) > 0 {
-		doc.UpdatedAt, doc.LastActivityAt = now, now
-		doc.LastEventID, doc.LastEventSequenceNumber = p.lastEventID, p.lastSequenceNumber
-		updates = append(updates,
-			firestore.Update{Path: model.FieldUpdatedAt, Value: now},
-			firestore.Update{Path: model.FieldLastEventID, Value: p.lastEventID},
-			firestore.Update{Path: model.FieldLastEventSequenceNumber, Value: p.lastSequenceNumber},
-			firestore.Update{Path: model.FieldLastActivityAt, Value: now},
-		)
-	}
-	return updates
-}
-
-// rejectUnknownSession rejects the triggering event of a session that does
-// not exist: at its commit there was no session either, since sessions are
-// created before their events. Its read version is the precondition.
-func (s *Sequencer) rejectUnknownSession(ctx context.Context, res runResult, ownRef *firestore.DocumentRef, own *versioned) (runResult, error) {
-	if own == nil {
-		snap, err := ownRef.Get(ctx)
-		s.Stats.add(func(st *Counters) { st.Reads++ })
-		switch {
-		case status.Code(err) == codes.NotFound:
-			res.decided[ownRef.ID] = Outcome{Status: model.EventRejected, Reason: ReasonMalformed}
-			res.progressed = true
-			return res, nil
-		case err != nil:
-			return res, fmt.Errorf("read event: %w", err)
-		}
-		ev := s.compact(model.DecodeEvent(snap))
-		if ev.Status != "" {
-			res.decided[ownRef.ID] = outcomeOf(ev)
-			res.alreadyDecided = ev.SequenceNumber
-			res.progressed = true
-			return res, nil
-		}
-		own = &versioned{ev, snap.UpdateTime}
-	}
-	out := Outcome{Status: model.EventRejected, Reason: ReasonUnknownSession}
-	if _, err := ownRef.Update(ctx, out.decision().Updates(), firestore.LastUpdateTime(own.version)); err != nil {
-		if isConflict(err) {
-			return res, fmt.Errorf("%w: %w", errConflict, err)
-		}
-		return res, fmt.Errorf("reject event of unknown session: %w", err)
-	}
-	res.decided[ownRef.ID] = out
-	res.decisions = []decision{{own.ev, out}}
-	res.progressed = true
-	res.writes = 1
-	return res, nil
-}
-
-// isConflict reports a commit refused because what it was decided on
-// changed: a stale update time (FAILED_PRECONDITION), a document deleted
-// since (NOT_FOUND), or contention the database resolved against it
-// (ABORTED).
-func isConflict(err error) bool {
-	switch status.Code(err) {
-	case codes.FailedPrecondition, codes.NotFound, codes.Aborted:
-		return true
-	}
-	return false
-}
-
 // pending streams the window after the cursor (at most BatchSize events,
-// decided or not, in order, each with the update time it was read at) and
-// adds the triggering event when the window cannot hold it. Events are
-// kept compact while they stream in (see compact), so one run's memory is
-// bounded by BatchSize x MaxEventBytes whatever the pending documents
-// weigh. Without a transaction the query reads one consistent snapshot:
-// an event it does not see was committed after it, so its createdAt (its
-// commit time) sorts after every event it returned.
-func (s *Sequencer) pending(ctx context.Context, evCol *firestore.CollectionRef, cur model.Cursor, own model.Event) (batch, map[string]time.Time, error) {
+// decided or not, in order) and adds the triggering event when the window
+// cannot hold it. Events are kept compact while they stream in (see
+// compact), so one run's memory is bounded by BatchSize x MaxEventBytes
+// whatever the pending documents weigh.
+func (s *Sequencer) pending(tx *firestore.Transaction, evCol *firestore.CollectionRef, cur model.Cursor, own model.Event) (batch, error) {
 	q := evCol.Where(model.FieldCreatedAt, ">", minTimestamp).
 		OrderBy(model.FieldCreatedAt, firestore.Asc).
 		OrderBy(model.FieldClientSequenceNumber, firestore.Asc).
@@ -556,8 +356,7 @@ func (s *Sequencer) pending(ctx context.Context, evCol *firestore.CollectionRef,
 		q = q.StartAfter(cur.CreatedAt, cur.ClientSequenceNumber, cur.EventID)
 	}
 	var b batch
-	versions := map[string]time.Time{}
-	it := q.Documents(ctx)
+	it := tx.Documents(q)
 	defer it.Stop()
 	read := int64(0)
 	seenOwn := false
@@ -568,7 +367,7 @@ func (s *Sequencer) pending(ctx context.Context, evCol *firestore.CollectionRef,
 		}
 		if err != nil {
 			s.Stats.add(func(st *Counters) { st.Reads += max(read, 1) })
-			return batch{}, nil, fmt.Errorf("query pending events: %w", err)
+			return batch{}, fmt.Errorf("query pending events: %w", err)
 		}
 		read++
 		if len(b.window) == s.opts.BatchSize {
@@ -578,7 +377,6 @@ func (s *Sequencer) pending(ctx context.Context, evCol *firestore.CollectionRef,
 		ev := s.compact(model.DecodeEvent(d))
 		seenOwn = seenOwn || ev.DocID == own.DocID
 		b.window = append(b.window, ev)
-		versions[ev.DocID] = d.UpdateTime
 	}
 	s.Stats.add(func(st *Counters) { st.Reads += max(read, 1) })
 	// The triggering event waits for a later run only when it sorts after
@@ -586,7 +384,43 @@ func (s *Sequencer) pending(ctx context.Context, evCol *firestore.CollectionRef,
 	if !seenOwn && !(b.full && own.Ordered() && before(b.window[len(b.window)-1], own)) {
 		b.extra = append(b.extra, own)
 	}
-	return b, versions, nil
+	return b, nil
+}
+
+// ownDecided reads the triggering event's snapshot: done when it needs no
+// run (deleted, or decided already), with res filled in.
+func (s *Sequencer) ownDecided(res *runResult, eventID string, snap *firestore.DocumentSnapshot) (model.Event, bool) {
+	if snap == nil || !snap.Exists() {
+		// Deleted after creation (pruned): nothing left to decide.
+		res.decided[eventID] = Outcome{Status: model.EventRejected, Reason: ReasonMalformed}
+		res.progressed = true
+		return model.Event{}, true
+	}
+	ev := s.compact(model.DecodeEvent(snap))
+	if ev.Status != "" {
+		res.decided[eventID] = outcomeOf(ev)
+		res.alreadyDecided = ev.SequenceNumber
+		res.progressed = true
+		return ev, true
+	}
+	return ev, false
+}
+
+// sessionUpdate is a run's write on the session document: the one place
+// where it is assembled. Rejections move only the sequencer's own
+// bookkeeping; the session's visible fields change when something is
+// accepted.
+func sessionUpdate(p plan, now time.Time) []firestore.Update {
+	updates := []firestore.Update{{Path: model.FieldSequencer, Value: p.state}}
+	if len(p.accepted) > 0 {
+		updates = append(updates,
+			firestore.Update{Path: model.FieldUpdatedAt, Value: now},
+			firestore.Update{Path: model.FieldLastEventID, Value: p.lastEventID},
+			firestore.Update{Path: model.FieldLastEventSequenceNumber, Value: p.lastSequenceNumber},
+			firestore.Update{Path: model.FieldLastActivityAt, Value: now},
+		)
+	}
+	return updates
 }
 
 // compact drops what a decision does not need: the data of an event too

@@ -27,12 +27,11 @@ func created(t *testing.T, ctx context.Context, fs *firestore.Client, sessionID,
 	return model.DecodeEventData(id, doc)
 }
 
-// TestStaleViewsTakeTurns: two instances, each with its own view of the
-// session, sequence one session in turns, so each one's view is behind the
-// other's commit at every turn. Every stale view must end in a refused
-// commit (its preconditions) and a decision redone on what was committed:
-// numbers 1..n in order, each event accepted once.
-func TestStaleViewsTakeTurns(t *testing.T) {
+// TestInstancesTakeTurns: two instances sequence one session in turns,
+// each handed the trigger's copy of the event, so each one's lane knows
+// nothing of the other's last run: numbers 1..n in order, each event
+// accepted by exactly one run.
+func TestInstancesTakeTurns(t *testing.T) {
 	fs := newClient(t)
 	ctx := context.Background()
 	sessionID := newSession(t, fs, "u1")
@@ -52,14 +51,11 @@ func TestStaleViewsTakeTurns(t *testing.T) {
 		require.Equal(t, model.EventAccepted, d["status"])
 		require.EqualValues(t, i+1, d["sequenceNumber"])
 	}
-	var accepted, runs, attempts int64
+	var accepted int64
 	for _, s := range inst {
-		c := s.Stats.Snapshot()
-		accepted, runs, attempts = accepted+c.Accepted, runs+c.Transactions, attempts+c.TransactionAttempts
+		accepted += s.Stats.Snapshot().Accepted
 	}
-	require.EqualValues(t, n, accepted, "each event accepted by exactly one commit")
-	// Turns 3..n each found a view one commit behind.
-	require.GreaterOrEqual(t, attempts-runs, int64(n-2), "a stale view must be refused and redone: %d runs, %d attempts", runs, attempts)
+	require.EqualValues(t, n, accepted, "each event accepted by exactly one run")
 }
 
 // TestRedeliveredCopy: a trigger redelivered after its event was decided

@@ -131,7 +131,7 @@ func goals(r *Results) []Goal {
 			"(%.1fx the floor: the REST API and the rules, with a get() of the session). The same event written the floor's way "+
 			"(admin) is seen accepted after %.1f ms (%.1fx): the %.1f ms over the floor are the pipeline, that is the trigger's trip "+
 			"from the Firestore emulator through the runner to the functions host, then the sequencing transaction (begin, read the "+
-			"session (the event comes in the trigger's CloudEvent), query the pending events, commit the decisions and the session: "+
+			"event and the session in one batch get, query the pending events, commit the decisions and the session: "+
 			"four round trips to the emulator, each about a floor's worth here) before the listener hears of the change, where the "+
 			"floor has one write. "+
 			"(onEventCreated's whole run is %.0f ms at p50 in the runner's log, longer than the path because it ends with the Pub/Sub "+
@@ -220,8 +220,8 @@ func goals(r *Results) []Goal {
 			runReads := float64(row.Reads-int64(row.Accepted)) / tx
 			runWrites := float64(row.Writes-int64(row.Accepted)) / tx
 			g.Note = fmt.Sprintf("Misses by %.0f (%.2fx). Counted: beyond one read and one write per event (the pending query "+
-				"returns it, its decision is written), every sequencing run costs %.1f reads and %.1f writes (the session, and the "+
-				"publish cursor when this instance did not publish last; the session and the publish cursor written), shared by the "+
+				"returns it, its decision is written), every sequencing run costs %.1f reads and %.1f writes (the triggering event and the "+
+				"session, and the publish cursor when this instance did not publish last; the session and the publish cursor written), shared by the "+
 				"events it decides: %.1f here, where only the events written while a run is in flight queue behind it. With one read "+
 				"and one write per event the floor is 2,000 before any fixed cost, so a lone writer under 2,000 needs the per-event "+
 				"read gone: the pending query reads every event, even the one whose trigger carried it. What would move it: a run "+
@@ -445,9 +445,8 @@ func markdown(r *Results) string {
 		p("The sequencer onEventCreated runs (`events.NewSequencer`, registry `experiences.Default()`), in this process, on a second " +
 			"project of the same Firestore emulator (no trigger there, so nothing else sequences these events). Each writer creates its " +
 			"events one after another (the writers share one Go client, the sequencer has another); each create is followed by a " +
-			"concurrent `SequenceCreated` call with the event as its trigger's CloudEvent carries it (the document as created, " +
-			"createdAt the commit time the create returned), as Eventarc delivers one trigger per write, concurrently. The fan-out is a no-op publisher: " +
-			"the sequencer's publish path and its cursor reads and writes run and are counted, but no Pub/Sub message is sent. Times run from the first write to the last `SequenceCreated` return. Outcomes are counted " +
+			"concurrent `Sequence` call, as Eventarc delivers one trigger per write, concurrently. The fan-out is a no-op publisher: " +
+			"the sequencer's publish path and its cursor reads and writes run and are counted, but no Pub/Sub message is sent. Times run from the first write to the last `Sequence` return. Outcomes are counted " +
 			"on the documents afterwards; operations are the sequencer's own counters (`Stats`), not estimates, and exclude the " +
 			"client's own create (one write per event).")
 		p("")

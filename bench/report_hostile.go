@@ -216,10 +216,9 @@ func hostileMarkdown(r *Results, p func(format string, args ...any)) {
 		p("## Scenario 9: one session, many sequencer instances")
 		p("")
 		p("K sequencer instances (each its own Firestore client, so its own connection, and its own `Sequencer` with its lanes, "+
-			"as K function instances would be), one session, %d concurrent writers. Each write's trigger "+
-			"(`SequenceCreated` with the event as created) is delivered to one instance "+
+			"as K function instances would be), one session, %d concurrent writers. Each write's trigger is delivered to one instance "+
 			"chosen at random and, for %.0f%% of the writes, a duplicate to another (Eventarc delivers at least once). A failed "+
-			"call (an aborted transaction surfaced) is counted and called again, as Eventarc redelivers a failed "+
+			"`Sequence` call (an aborted transaction surfaced) is counted and called again, as Eventarc redelivers a failed "+
 			"trigger (up to 5 tries). Writers stop taking new events after %d s, so a collapsed K still ends. Each K runs in a "+
 			"project of its own. Afterwards the documents are read: the accepted events' numbers must be exactly 1..N (no gap, no "+
 			"duplicate) and the session's lastEventSequenceNumber N.", r.Config.InstanceWriters, 100*in.DuplicateFraction, r.Config.InstanceMaxSecs)

@@ -252,29 +252,6 @@ func clientEvent(id, sender string, clientSeq int64) map[string]any {
 	}
 }
 
-// triggerCopy is the event as its trigger's CloudEvent carries it: the
-// document as created, createdAt being the commit time the write returned.
-// The in-process scenarios hand it to SequenceCreated, as onEventCreated
-// hands the decoded payload.
-func triggerCopy(id string, doc map[string]any, wr *firestore.WriteResult) model.Event {
-	m := make(map[string]any, len(doc))
-	for k, v := range doc {
-		switch x := v.(type) {
-		case map[string]string:
-			a := make(map[string]any, len(x))
-			for k, s := range x {
-				a[k] = s
-			}
-			v = a
-		}
-		if v == firestore.ServerTimestamp {
-			v = wr.UpdateTime
-		}
-		m[k] = v
-	}
-	return model.DecodeEventData(id, m)
-}
-
 // newID returns a unique id with the given prefix: the stack is shared by
 // every scenario of a run, so each isolates itself by its ids.
 func newID(prefix string) string {

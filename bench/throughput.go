@@ -171,10 +171,8 @@ func runSequencing(ctx context.Context, st *stack, spec seqSpec, prog *progress)
 					id := fmt.Sprintf("e%06d", i)
 					ev := clientEvent(id, users[w], int64(i))
 					ev["createdAt"] = firestore.ServerTimestamp
-					var wr *firestore.WriteResult
 					err := retry(ctx, 10, &writeRetries, func() error {
-						var err error
-						wr, err = eventsOf(t.fs, t.id).Doc(id).Create(ctx, ev)
+						_, err := eventsOf(t.fs, t.id).Doc(id).Create(ctx, ev)
 						if status.Code(err) != codes.Aborted {
 							err = permanent{err}
 						}
@@ -186,7 +184,7 @@ func runSequencing(ctx context.Context, st *stack, spec seqSpec, prog *progress)
 					}
 					wg.Go(func() {
 						err := retry(ctx, 5, &triggerRetries, func() error {
-							_, err := t.seq.SequenceCreated(ctx, t.id, triggerCopy(id, ev, wr))
+							_, err := t.seq.Sequence(ctx, t.id, id)
 							return err
 						})
 						if err != nil {

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/googleapis/google-cloudevents-go/cloud/firestoredata"
 
 	"github.com/pajama-app/sharedexperiences/shared/firestoreevent"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
@@ -20,12 +19,7 @@ import (
 // returns the error, and Eventarc redelivers.
 func (a *App) onEventCreated(ctx context.Context, e event.Event) error {
 	log := a.log.With(logging.KeyFunction, "onEventCreated", "ceId", e.ID())
-	data, err := firestoreevent.Decode(e.Data())
-	if err != nil {
-		log.ErrorContext(ctx, "undecodable Firestore event; dropped", "error", err.Error())
-		return nil
-	}
-	path, ok := payloadPath(ctx, log, data)
+	path, ok := documentPath(ctx, log, e)
 	if !ok {
 		return nil
 	}
@@ -36,10 +30,7 @@ func (a *App) onEventCreated(ctx context.Context, e event.Event) error {
 	}
 	log = log.With(logging.KeySessionID, sessionID, logging.KeyEventID, eventID)
 
-	// The created document rides in the CloudEvent: the sequencer need not
-	// read it again (it reads it anyway if this copy is not usable).
-	created := model.DecodeEventData(eventID, firestoreevent.Fields(data.GetValue().GetFields()).Values())
-	if _, err := a.seq.SequenceCreated(ctx, sessionID, created); err != nil {
+	if _, err := a.seq.Sequence(ctx, sessionID, eventID); err != nil {
 		log.ErrorContext(ctx, "sequencing failed; will be retried", "error", err.Error())
 		return err
 	}
@@ -56,11 +47,6 @@ func documentPath(ctx context.Context, log *slog.Logger, e event.Event) (string,
 		log.ErrorContext(ctx, "undecodable Firestore event; dropped", "error", err.Error())
 		return "", false
 	}
-	return payloadPath(ctx, log, data)
-}
-
-// payloadPath is documentPath for a payload decoded already.
-func payloadPath(ctx context.Context, log *slog.Logger, data *firestoredata.DocumentEventData) (string, bool) {
 	name := data.GetValue().GetName()
 	if name == "" {
 		name = data.GetOldValue().GetName()

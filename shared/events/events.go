@@ -15,10 +15,8 @@
 // # Exactly-once over at-least-once
 //
 // Triggers arrive at least once, late, out of order and concurrently. Every
-// decision is taken in a transaction that reads the event first (the
-// pending query's read of it, when the trigger carried the event itself):
-// an event that already has a status was decided before and is left
-// alone. Order comes from the events' createdAt (the commit time, which the
+// decision is taken in a transaction that reads the event first: an event
+// that already has a status was decided before and is left alone. Order comes from the events' createdAt (the commit time, which the
 // rules force to request.time), then clientSequenceNumber, then id, never
 // from arrival; rate limits are computed on createdAt too, so a redelivery
 // can never change an outcome.

@@ -64,13 +64,6 @@ func DecodeEvent(doc *firestore.DocumentSnapshot) Event {
 	return decodeEvent(doc.Ref.ID, doc.Data())
 }
 
-// DecodeEventData reads an event from its fields as the Go client returns
-// a document's data, for an event document that arrives other than by a
-// read (the created document a trigger's CloudEvent carries).
-func DecodeEventData(docID string, data map[string]any) Event {
-	return decodeEvent(docID, data)
-}
-
 func decodeEvent(docID string, m map[string]any) Event {
 	e := Event{DocID: docID}
 	e.Status, _ = m[FieldStatus].(string)

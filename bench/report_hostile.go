@@ -61,9 +61,10 @@ func hostileGoals(r *Results) []Goal {
 		}
 		reason = fmt.Sprintf("Measured: %s. Two things add up. (1) With one instance the lane batches the session's triggers: "+
 			"a run decides every pending event and the triggers queued behind it find their decision in the lane's cache without a "+
-			"transaction. With K instances each lane sees only its own triggers; a run hands the lane the outcomes of every decided "+
-			"event its window returned, but a trigger whose event another instance decided after this lane's last run still runs "+
-			"a transaction of its own, only to read that its event is decided (the runs that decided nothing, above). (2) The "+
+			"transaction. With K instances each lane sees only its own triggers, and a decision taken by another instance is not in "+
+			"its cache: nearly every trigger runs a transaction of its own, most of them only to read that its event is decided "+
+			"already (the transactions that decided nothing, above; a lane may not take another instance's outcomes as final "+
+			"for its own triggers, since such a trigger may be the retry that owes the event's publication). (2) The "+
 			"Firestore emulator locks pessimistically per database and holds a transaction's locks (the session document it read, "+
 			"the events range its pending query read) until commit, so those transactions run one after another, and even the "+
 			"writers' plain creates into the events collection wait behind them (the write p95s above); two transactions that each "+

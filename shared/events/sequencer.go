@@ -144,7 +144,6 @@ func (s *Sequencer) step(ctx context.Context, lane *lane, sessionID, eventID str
 		// so the next run, or this trigger's retry, publishes them.
 		return Outcome{}, false, err
 	}
-	lane.remember(res.known)
 	lane.remember(res.decided)
 	out, ok := res.decided[eventID]
 	switch {
@@ -172,10 +171,6 @@ type runResult struct {
 	// alreadyDecided is the number of the triggering event when an earlier
 	// run had accepted it: its publication may still be owed.
 	alreadyDecided int64
-	// known are the outcomes of events the window returned decided by
-	// other runs (another instance's, typically): final, since a status
-	// is never changed, so the lane can answer their triggers.
-	known map[string]Outcome
 }
 
 // ErrNoProgress reports a run that had more to do but could not move: a
@@ -238,23 +233,6 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		b, err := s.pending(tx, evCol, stored.Sequencer.Cursor, ownEv)
 		if err != nil {
 			return err
-		}
-		for _, ev := range b.window {
-			if ev.Status == "" {
-				continue
-			}
-			// Final (a status never changes): the lane can answer these
-			// events' triggers, which another instance's run decided.
-			if res.known == nil {
-				res.known = map[string]Outcome{}
-			}
-			res.known[ev.DocID] = outcomeOf(ev)
-		}
-		if out, ok := res.known[eventID]; ok {
-			res.decided[eventID] = out
-			res.alreadyDecided = out.SequenceNumber
-			res.progressed = true
-			return nil
 		}
 		p := decideBatch(stored.Session, stored.Sequencer, b, s.rules())
 		res.more, res.progressed = b.full, p.moved

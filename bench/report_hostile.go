@@ -63,15 +63,18 @@ func hostileGoals(r *Results) []Goal {
 			"a run decides every pending event and the triggers queued behind it find their decision in the lane's cache without a "+
 			"transaction. With K instances each lane sees only its own triggers, and a decision taken by another instance is not in "+
 			"its cache: nearly every trigger runs a transaction of its own, most of them only to read that its event is decided "+
-			"already (the transactions that decided nothing, above). (2) The Firestore emulator locks pessimistically per database and holds a transaction's locks (the session "+
-			"document it read, the events range its pending query read) until commit, so those transactions run one after another, "+
-			"and even the writers' plain creates into the events collection wait behind them (the write p95s above, against the "+
-			"bare create's few ms); two transactions that each hold what the other needs wait for the emulator's lock timeout: "+
-			"the two bare transactions of scenario 6's probe, run again here, took %d attempts and %.0f ms. The order stays exact "+
-			"(numbers 1..N, nothing lost) but the rate is the emulator's lock manager's for one database. Not measured here: "+
-			"production Firestore takes shared read locks and aborts conflicts by age instead of waiting out a timeout. What would "+
-			"cut (1) in the code: a trigger that reads its event outside a transaction first, and returns when it is decided "+
-			"(a status is never changed once set), so only triggers with work to do open a transaction.",
+			"already (the transactions that decided nothing, above; a lane may not take another instance's outcomes as final "+
+			"for its own triggers, since such a trigger may be the retry that owes the event's publication). (2) The "+
+			"Firestore emulator locks pessimistically per database and holds a transaction's locks (the session document it read, "+
+			"the events range its pending query read) until commit, so those transactions run one after another, and even the "+
+			"writers' plain creates into the events collection wait behind them (the write p95s above); two transactions that each "+
+			"hold what the other needs wait for the emulator's lock timeout: the two bare transactions of scenario 6's probe, run "+
+			"again here, took %d attempts and %.0f ms. The order stays exact (numbers 1..N, nothing lost) but the rate is the "+
+			"emulator's lock manager's for one database. Measured and rejected: optimistic concurrency (reads outside a "+
+			"transaction, commit with update-time preconditions) lifted K=4 and K=16 about twofold in one measurement (issue "+
+			"15's note), but a pending query outside the transaction numbers a slow client write out of order on this emulator "+
+			"(see scenario 1's note). Not measured here: production Firestore takes shared read locks and aborts conflicts by age "+
+			"instead of waiting out a timeout.",
 			strings.Join(parts, "; "), r.Instances.Probe.Attempts, r.Instances.Probe.Ms)
 	}
 	if x, ok := instancesRow(r, 4); ok {

@@ -15,12 +15,19 @@
 // # Exactly-once over at-least-once
 //
 // Triggers arrive at least once, late, out of order and concurrently. Every
-// decision is taken in a transaction that first reads the event: an event
-// that already has a status was decided before and is left alone. Order
-// comes from the events' createdAt (the commit time, which the rules force
-// to request.time), then clientSequenceNumber, then id, never from arrival;
-// rate limits are computed on createdAt too, so a redelivery can never
-// change an outcome.
+// decision is taken in a transaction that reads the event first: an event
+// that already has a status was decided before and is left alone. Order comes from the events' createdAt (the commit time, which the
+// rules force to request.time), then clientSequenceNumber, then id, never
+// from arrival; rate limits are computed on createdAt too, so a redelivery
+// can never change an outcome.
+//
+// The pending query runs inside the read-write transaction on purpose. On
+// the emulator a client's createdAt (request.time) is stamped before its
+// rules run, so a slow write can become visible after a later one; the
+// transaction's locks make the query wait for writes in flight. A query
+// outside the transaction (optimistic concurrency, commit preconditions on
+// update times) passed such events by and numbered them late, out of
+// order (functions TestConcurrentWriters, 50 writers through the rules).
 package events
 
 import (

@@ -29,7 +29,7 @@ func (v Violation) String() string {
 // Invariants names every invariant Check can report.
 var Invariants = []string{
 	"numbers_contiguous", "numbers_stable", "sender_order", "decision_shape", "pending_swept",
-	"created_at_is_commit_time", "model_outcome", "model_session", "session_rules", "snapshot_fold",
+	"created_at_before_commit", "acked_before_sent", "model_outcome", "model_session", "session_rules", "snapshot_fold",
 	"join_continuation", "active_shape", "ended_shape", "one_active_per_call", "call_source_of_truth",
 	"fanout_complete", "fanout_once", "fanout_order",
 }
@@ -54,6 +54,7 @@ func Check(h *History, breakRule string) []Violation {
 	}
 	c.observations()
 	c.senderOrder()
+	c.ackedBeforeSent()
 	c.joins(accepted)
 	c.calls()
 	c.fanout(accepted)
@@ -94,8 +95,10 @@ func (c *checker) session(s SessionHistory) map[int64]EventDoc {
 		default:
 			c.fail("decision_shape", s.ID, "event %s has status %q", e.DocID, e.Status)
 		}
-		if !e.CreateTime.IsZero() && !e.CreatedAt.IsZero() && !e.CreatedAt.Equal(e.CreateTime) {
-			c.fail("created_at_is_commit_time", s.ID, "event %s createdAt %s, committed %s", e.DocID, e.CreatedAt, e.CreateTime)
+		// createdAt is the request time (millisecond precision), never
+		// after the commit.
+		if !e.CreateTime.IsZero() && !e.CreatedAt.IsZero() && e.CreatedAt.After(e.CreateTime) {
+			c.fail("created_at_before_commit", s.ID, "event %s createdAt %s, committed %s", e.DocID, e.CreatedAt, e.CreateTime)
 		}
 	}
 	n := int64(len(byNumber))
@@ -322,8 +325,8 @@ func (c *checker) senderOrder() {
 		last := map[string]int64{}
 		lastID := map[string]string{}
 		for _, w := range writes {
-			sid, _, _ := strings.Cut(w, "/")
-			e, ok := events[w]
+			sid, _, _ := strings.Cut(w.Path, "/")
+			e, ok := events[w.Path]
 			if !ok || e.Status != "accepted" {
 				continue
 			}
@@ -331,6 +334,41 @@ func (c *checker) senderOrder() {
 				c.fail("sender_order", sid, "%s wrote %s (accepted %d) after %s (accepted %d)", uid, e.DocID, e.SequenceNumber, lastID[sid], last[sid])
 			}
 			last[sid], lastID[sid] = e.SequenceNumber, e.DocID
+		}
+	}
+}
+
+// ackedBeforeSent: a write acknowledged before another was sent gets the
+// lower number (SPEC), whoever the senders.
+func (c *checker) ackedBeforeSent() {
+	type w struct {
+		Write
+		e EventDoc
+	}
+	events := map[string]EventDoc{}
+	for _, s := range c.h.Sessions {
+		for _, e := range s.Events {
+			events[s.ID+"/"+e.DocID] = e
+		}
+	}
+	bySession := map[string][]w{}
+	for _, writes := range c.h.Writes {
+		for _, x := range writes {
+			if e, ok := events[x.Path]; ok && e.Status == "accepted" {
+				sid, _, _ := strings.Cut(x.Path, "/")
+				bySession[sid] = append(bySession[sid], w{x, e})
+			}
+		}
+	}
+	for sid, ws := range bySession {
+		for _, a := range ws {
+			for _, b := range ws {
+				if a.Acked.Before(b.Sent) && a.e.SequenceNumber > b.e.SequenceNumber {
+					c.fail("acked_before_sent", sid, "%s (by %s, createdAt %s) was acknowledged %s before %s (by %s, createdAt %s) was sent, yet numbered %d > %d",
+						a.e.DocID, a.e.SenderID, a.e.CreatedAt.Format("15:04:05.000"), b.Sent.Sub(a.Acked), b.e.DocID, b.e.SenderID,
+						b.e.CreatedAt.Format("15:04:05.000"), a.e.SequenceNumber, b.e.SequenceNumber)
+				}
+			}
 		}
 	}
 }
@@ -345,6 +383,9 @@ func (c *checker) joins(accepted map[string]map[int64]EventDoc) {
 	}
 	for i, j := range c.h.Joins {
 		byNumber := accepted[j.SessionID]
+		if !slices.Contains(j.Participants, j.User) {
+			c.fail("join_continuation", j.SessionID, "join %d: the joiner %s is not among the answer's participants %v", i, j.User, j.Participants)
+		}
 		x, ok := experiences.Default().Lookup(exp[j.SessionID])
 		if !ok {
 			continue
@@ -386,11 +427,6 @@ func (c *checker) joins(accepted map[string]map[int64]EventDoc) {
 		}
 		if same, why := sameState(x, got, want); !same {
 			c.fail("join_continuation", j.SessionID, "join %d by %s at %d: snapshot + events != fold of 1..%d: %s", i, j.User, j.LastEventSequenceNumber, j.LastEventSequenceNumber, why)
-		}
-		if !slices.Contains(got.Participants, j.User) {
-			// The joiner is a participant from then on: their own
-			// participant_joined is in the answer (or was there before).
-			c.fail("join_continuation", j.SessionID, "join %d: the answer's state does not have the joiner %s among %v", i, j.User, got.Participants)
 		}
 	}
 }

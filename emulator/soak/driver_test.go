@@ -106,7 +106,7 @@ type run struct {
 	mu        sync.Mutex
 	current   map[int]string // call -> the latest session known in it
 	known     map[string]bool
-	writes    map[string][]string
+	writes    map[string][]Write
 	joins     []JoinAnswer
 	obs       []Observation
 	clientSeq map[string]int64
@@ -125,6 +125,8 @@ type Stats struct {
 	Ops, Events, Crashes       int
 	Duplicated, Dropped        int64
 	Attempts, Restarts, Failed int64
+	// Answers counts the operations' failures by kind and status.
+	Answers map[string]int
 }
 
 // play runs the script against the stack, lets it settle and returns what
@@ -136,7 +138,7 @@ func play(t testing.TB, s Script) (*History, Stats, error) {
 		return nil, Stats{}, err
 	}
 	r := &run{t: t, ctx: ctx, script: s, tag: emulatortest.ID("")[:8],
-		current: map[int]string{}, known: map[string]bool{}, writes: map[string][]string{},
+		current: map[int]string{}, known: map[string]bool{}, writes: map[string][]Write{},
 		clientSeq: map[string]int64{}, opErrors: map[string]int{}}
 	for range s.Users {
 		r.users = append(r.users, env.NewUser(t))
@@ -165,7 +167,7 @@ func play(t testing.TB, s Script) (*History, Stats, error) {
 	end := env.Deliveries()
 	st := Stats{Ops: s.Ops(), Crashes: r.crashes, Duplicated: end.Duplicated - r.start.Duplicated,
 		Dropped: end.Dropped - r.start.Dropped, Attempts: end.Attempts - r.start.Attempts,
-		Restarts: end.HostRestarts - r.start.HostRestarts, Failed: end.Failed - r.start.Failed}
+		Restarts: end.HostRestarts - r.start.HostRestarts, Failed: end.Failed - r.start.Failed, Answers: r.opErrors}
 	if h != nil {
 		for _, sh := range h.Sessions {
 			st.Events += len(sh.Events)
@@ -242,7 +244,8 @@ func (r *run) do(round, index int, op Op) {
 		if err != nil {
 			return
 		}
-		j := JoinAnswer{User: r.uid(op.User), SessionID: sid, LastEventSequenceNumber: res.LastEventSequenceNumber}
+		j := JoinAnswer{User: r.uid(op.User), SessionID: sid, LastEventSequenceNumber: res.LastEventSequenceNumber,
+			Participants: res.Session.Participants}
 		if res.Snapshot != nil {
 			j.Snapshot = snapshotDoc(res.Snapshot)
 		}
@@ -350,6 +353,7 @@ func (r *run) write(round, index int, op Op, sid string) {
 		fields := map[string]any{"id": id, "type": typ, "senderId": sender, "data": data, "clientSequenceNumber": seq}
 		path := "experience_sessions/" + sid + "/events/" + docID
 		var err error
+		sent := time.Now()
 		if op.Admin {
 			fields["createdAt"] = firestore.ServerTimestamp
 			_, err = env.Admin.Doc(path).Create(r.ctx, fields)
@@ -367,7 +371,7 @@ func (r *run) write(round, index int, op Op, sid string) {
 			continue
 		}
 		r.mu.Lock()
-		r.writes[sender] = append(r.writes[sender], sid+"/"+docID)
+		r.writes[sender] = append(r.writes[sender], Write{Path: sid + "/" + docID, Sent: sent, Acked: time.Now()})
 		r.mu.Unlock()
 	}
 }

@@ -30,7 +30,7 @@ type History struct {
 	Published []Message `json:"published"`
 	// Writes are each user's acknowledged event writes, in the order
 	// acknowledged (one after the other per user).
-	Writes map[string][]string `json:"writes"`
+	Writes map[string][]Write `json:"writes"`
 	// Joins are the successful joinSession answers.
 	Joins []JoinAnswer `json:"joins"`
 }
@@ -132,6 +132,14 @@ type Message struct {
 	Attributes     map[string]string `json:"attributes"`
 }
 
+// Write is one acknowledged event write: "sessionId/eventId", when it was
+// sent and when its acknowledgement came back (the test's clock).
+type Write struct {
+	Path  string    `json:"path"`
+	Sent  time.Time `json:"sent"`
+	Acked time.Time `json:"acked"`
+}
+
 // JoinAnswer is a joinSession result.
 type JoinAnswer struct {
 	User                    string       `json:"user"`
@@ -139,6 +147,8 @@ type JoinAnswer struct {
 	Snapshot                *SnapshotDoc `json:"snapshot"`
 	Events                  []JoinEvent  `json:"events"`
 	LastEventSequenceNumber int64        `json:"lastEventSequenceNumber"`
+	// Participants are the answer's session's.
+	Participants []string `json:"participants"`
 }
 
 // JoinEvent is one event of a joinSession answer.

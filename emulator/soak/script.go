@@ -169,22 +169,43 @@ func Generate(seed uint64, size Size) Script {
 	}
 	members := func(c int) []int { return s.Members[c] }
 	pick := func(xs []int) int { return xs[r.IntN(len(xs))] }
+	// Every call starts with a session, and some of its members join it.
+	var opening, joins Round
+	for c := range s.Calls {
+		opening = append(opening, Op{Kind: OpCreate, Call: c, User: pick(members(c)),
+			Experience: []string{"co_reading", "co_drawing"}[r.IntN(2)], Salt: r.Uint64()})
+	}
+	busy := map[int]bool{}
+	for c := range s.Calls {
+		for _, u := range members(c) {
+			if !busy[u] && r.IntN(3) > 0 {
+				busy[u] = true
+				joins = append(joins, Op{Kind: OpJoin, Call: c, User: u, Salt: r.Uint64()})
+			}
+		}
+	}
+	s.Rounds = append(s.Rounds, opening)
+	if len(joins) > 0 {
+		s.Rounds = append(s.Rounds, joins)
+	}
 	for range size.Rounds {
 		var round Round
 		busy := map[int]bool{}
 		// One global operation now and then, alone or among user ones.
 		switch x := r.IntN(100); {
-		case x < 10:
+		case x < 6:
+			round = append(round, Op{Kind: OpSchedule, Schedule: "checkPresence"})
+		case x < 12:
 			round = append(round, Op{Kind: OpSchedule, Schedule: Schedules[r.IntN(len(Schedules))]})
-		case x < 13 && size.Crashes:
+		case x < 15 && size.Crashes:
 			round = append(round, Op{Kind: OpKill})
-		case x < 16:
+		case x < 18:
 			round = append(round, Op{Kind: OpFaults, Faults: randomFaults(r)})
-		case x < 20:
+		case x < 22:
 			round = append(round, Op{Kind: OpPause, Pause: time.Duration(500+r.IntN(3500)) * time.Millisecond})
-		case x < 25:
+		case x < 27:
 			round = append(round, Op{Kind: OpObserve})
-		case x < 29:
+		case x < 31:
 			c := r.IntN(s.Calls)
 			u := r.IntN(s.Users)
 			if r.IntN(2) == 0 {
@@ -192,7 +213,7 @@ func Generate(seed uint64, size Size) Script {
 			} else {
 				round = append(round, Op{Kind: OpAdd, Call: c, User: u})
 			}
-		case x < 30:
+		case x < 32:
 			c := r.IntN(s.Calls)
 			if r.IntN(2) == 0 {
 				round = append(round, Op{Kind: OpEndCall, Call: c})
@@ -213,10 +234,10 @@ func Generate(seed uint64, size Size) Script {
 			busy[u] = true
 			op := Op{User: u, Call: c, Salt: r.Uint64()}
 			switch x := r.IntN(100); {
-			case x < 8:
+			case x < 10:
 				op.Kind = OpCreate
 				op.Experience = []string{"co_reading", "co_drawing"}[r.IntN(2)]
-			case x < 22:
+			case x < 24:
 				op.Kind = OpJoin
 			case x < 28:
 				op.Kind = OpLeave

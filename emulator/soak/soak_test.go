@@ -70,8 +70,12 @@ func TestSoak(t *testing.T) {
 			if err != nil {
 				t.Fatalf("seed %d: the run did not settle: %v\nreplay: SEED=%d go test ./emulator/soak -run TestSoak -v", seed, err, seed)
 			}
-			t.Logf("seed %d: %d ops, %d events, %d crashes, %d duplicated, %d dropped, %d delivery attempts, %d restarts; %d sessions",
-				seed, st.Ops, st.Events, st.Crashes, st.Duplicated, st.Dropped, st.Attempts, st.Restarts, len(h.Sessions))
+			t.Logf("seed %d: %d ops, %d events, %d crashes, %d duplicated, %d dropped, %d delivery attempts, %d restarts; %d sessions; failed ops %v",
+				seed, st.Ops, st.Events, st.Crashes, st.Duplicated, st.Dropped, st.Attempts, st.Restarts, len(h.Sessions), st.Answers)
+			if testing.Verbose() && os.Getenv("SEED") != "" {
+				t.Logf("script:\n%s", script)
+			}
+			t.Logf("seed %d outcomes: %v", seed, outcomes(h))
 			vs := Check(h, breakRule)
 			if len(vs) == 0 {
 				return
@@ -85,6 +89,33 @@ func TestSoak(t *testing.T) {
 	t.Logf("soak: %d seeds (%d failed) in %s: %d ops, %d events, %d host kills, %d restarts, %d duplicated and %d dropped triggers, %d delivery attempts",
 		ran, failed, time.Since(started).Round(time.Second), total.Ops, total.Events, total.Crashes, total.Restarts,
 		total.Duplicated, total.Dropped, total.Attempts)
+}
+
+// outcomes counts the decisions and end reasons of a history, to see what
+// a run exercised.
+func outcomes(h *History) map[string]int {
+	out := map[string]int{}
+	for _, s := range h.Sessions {
+		for _, e := range s.Events {
+			switch {
+			case e.Status == "accepted" && e.Origin == "server":
+				out[e.Type]++
+			case e.Status == "accepted":
+				out["accepted"]++
+			default:
+				out[e.RejectReason]++
+			}
+		}
+		if s.Session.EndReason != "" {
+			out["end:"+s.Session.EndReason]++
+		}
+		if s.Snapshot != nil {
+			out["snapshots"]++
+		}
+	}
+	out["joins"] = len(h.Joins)
+	out["observations"] = len(h.Observations)
+	return out
 }
 
 func (s *Stats) add(o Stats) {

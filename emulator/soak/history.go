@@ -79,15 +79,15 @@ type EventDoc struct {
 	CreateTime time.Time `json:"createTime"`
 	UpdateTime time.Time `json:"updateTime"`
 
-	ID          string            `json:"id"`
-	Type        string            `json:"type"`
-	SenderID    string            `json:"senderId"`
-	Data        map[string]string `json:"data"`
-	ClientSeq   int64             `json:"clientSequenceNumber"`
-	CreatedAt   time.Time         `json:"createdAt"`
-	Origin      string            `json:"origin,omitempty"`
-	Bytes       int               `json:"bytes"` // lengths of the strings of the client fields
-	BadFields   []string          `json:"badFields,omitempty"`
+	ID        string            `json:"id"`
+	Type      string            `json:"type"`
+	SenderID  string            `json:"senderId"`
+	Data      map[string]string `json:"data"`
+	ClientSeq int64             `json:"clientSequenceNumber"`
+	CreatedAt time.Time         `json:"createdAt"`
+	Origin    string            `json:"origin,omitempty"`
+	Bytes     int               `json:"bytes"` // lengths of the strings of the client fields
+	BadFields []string          `json:"badFields,omitempty"`
 
 	Status         string `json:"status,omitempty"`
 	SequenceNumber int64  `json:"sequenceNumber,omitempty"`

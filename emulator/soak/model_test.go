@@ -30,7 +30,9 @@ func handHistory() *History {
 		}
 		evs = append(evs, e)
 	}
-	sys := func(ms int, typ string, data map[string]string) { add(ms, typ, "system", data, "server", "accepted", "") }
+	sys := func(ms int, typ string, data map[string]string) {
+		add(ms, typ, "system", data, "server", "accepted", "")
+	}
 	page := map[string]string{"pageIndex": "1"}
 	sys(0, "participant_joined", map[string]string{"userId": "a", "created": "true"})
 	add(10, "story_selected", "a", map[string]string{"storyId": "s1"}, "", "accepted", "")
@@ -54,8 +56,8 @@ func handHistory() *History {
 	}
 	return &History{
 		Published: pub,
-		Config: soakConfig,
-		Calls:  map[string]CallDoc{"c": {Exists: true, Members: []string{"a", "b"}}},
+		Config:    soakConfig,
+		Calls:     map[string]CallDoc{"c": {Exists: true, Members: []string{"a", "b"}}},
 		Sessions: []SessionHistory{{ID: "s", Events: evs, Session: SessionDoc{
 			CallID: "c", ExperienceID: "co_reading", OwnerID: "a", Status: "inactive", Participants: []string{"a", "b"},
 			LastEventID: evs[len(evs)-2].DocID, LastEventSequenceNumber: n, EndedAt: &end, EndReason: "ended_by_owner"}}},

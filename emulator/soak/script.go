@@ -109,9 +109,9 @@ type Round []Op
 // Script is a whole history to play: the initial calls, then rounds one
 // after the other.
 type Script struct {
-	Seed   uint64 `json:"seed"`
-	Users  int    `json:"users"`
-	Calls  int    `json:"calls"`
+	Seed  uint64 `json:"seed"`
+	Users int    `json:"users"`
+	Calls int    `json:"calls"`
 	// Members[c] are the users in call c at the start.
 	Members [][]int   `json:"members"`
 	Faults  FaultSpec `json:"faults"`

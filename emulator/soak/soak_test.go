@@ -49,7 +49,7 @@ func TestSoak(t *testing.T) {
 		seeds = []uint64{seed}
 	} else {
 		base := uint64(envInt("SEED_BASE", 1))
-		for i := range envInt("SEEDS", 3) {
+		for i := range envInt("SEEDS", 2) {
 			seeds = append(seeds, base+uint64(i))
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
 )
@@ -33,6 +34,10 @@ var Invariants = []string{
 	"join_continuation", "active_shape", "ended_shape", "one_active_per_call", "call_source_of_truth",
 	"fanout_complete", "fanout_once", "fanout_order",
 }
+
+// sweepSlack allows for the clocks of the test and of the emulator (the
+// same machine) and for createdAt's millisecond precision.
+const sweepSlack = 250 * time.Millisecond
 
 type checker struct {
 	h     *History
@@ -281,6 +286,20 @@ func (c *checker) observations() {
 			for id, reason := range s.Rejected {
 				if f, ok := final[sid][id]; ok && (f.Status != "rejected" || f.RejectReason != reason) {
 					c.fail("numbers_stable", sid, "observation %d saw %s rejected (%s); at the end it is %s %d %s", i, id, reason, f.Status, f.SequenceNumber, f.RejectReason)
+				}
+			}
+			if s.Status == "active" && (len(s.Participants) == 0 || !slices.Contains(s.Participants, s.OwnerID)) {
+				c.fail("active_shape", sid, "observation %d: active with participants %v and owner %q", i, s.Participants, s.OwnerID)
+			}
+			// A sweep that started after an event was PENDING_SWEEP_AGE
+			// old and finished before this read decided it.
+			for id, created := range s.Pending {
+				for _, sw := range c.h.Sweeps {
+					if sw.End.Before(o.At) && created.Add(c.h.SweepAge+sweepSlack).Before(sw.Start) {
+						c.fail("pending_swept", sid, "observation %d: event %s (createdAt %s) still pending after a sweep ran %s-%s",
+							i, id, created.Format("15:04:05.000"), sw.Start.Format("15:04:05.000"), sw.End.Format("15:04:05.000"))
+						break
+					}
 				}
 			}
 			if int64(len(s.Numbers)) != s.LastEventSequenceNumber {

@@ -109,6 +109,7 @@ type run struct {
 	writes    map[string][]Write
 	joins     []JoinAnswer
 	obs       []Observation
+	sweeps    []Span
 	clientSeq map[string]int64
 	crashes   int
 	opErrors  map[string]int
@@ -291,8 +292,7 @@ func (r *run) do(round, index int, op Op) {
 		_, err := env.Admin.Collection("calls").Doc(r.callIDs[op.Call]).Delete(ctx)
 		r.opErr(op.Kind, err)
 	case OpSchedule:
-		_, err := env.RunSchedule(ctx, op.Schedule)
-		r.opErr(op.Kind, err)
+		r.schedule(op.Schedule)
 	case OpKill:
 		_, err := env.KillFunctionsHost()
 		r.opErr(op.Kind, err)
@@ -319,6 +319,18 @@ func (r *run) do(round, index int, op Op) {
 func snapshotDoc(s *snapshots.Snapshot) *SnapshotDoc {
 	return &SnapshotDoc{ExperienceID: s.ExperienceID, ExperienceState: s.ExperienceState, Participants: s.Participants,
 		OwnerID: s.OwnerID, LastEventSequenceNumber: s.LastEventSequenceNumber, SchemaVersion: s.SchemaVersion}
+}
+
+// schedule runs a scheduled function now, noting the sweeps that ran.
+func (r *run) schedule(name string) {
+	start := time.Now()
+	_, err := env.RunSchedule(r.ctx, name)
+	r.opErr(OpSchedule, err)
+	if err == nil && name == "sweepPendingEvents" {
+		r.mu.Lock()
+		r.sweeps = append(r.sweeps, Span{Start: start, End: time.Now()})
+		r.mu.Unlock()
+	}
 }
 
 // experienceOf reads a session's experience (events are shaped for it).
@@ -441,6 +453,13 @@ func (r *run) observe() (Observation, error) {
 			os.CallID, _ = m["callId"].(string)
 			os.Status, _ = m["status"].(string)
 			os.LastEventSequenceNumber, _ = m["lastEventSequenceNumber"].(int64)
+			os.OwnerID, _ = m["ownerId"].(string)
+			if ps, ok := m["participants"].([]any); ok {
+				for _, p := range ps {
+					s, _ := p.(string)
+					os.Participants = append(os.Participants, s)
+				}
+			}
 			docs, err := tx.Documents(ref.Collection("events")).GetAll()
 			if err != nil {
 				return err
@@ -525,9 +544,7 @@ func (r *run) settle() (*History, error) {
 			return nil, fmt.Errorf("deliveries never finished: %w", err)
 		}
 		time.Sleep(pendingSweepAge + 200*time.Millisecond)
-		if _, err := env.RunSchedule(ctx, "sweepPendingEvents"); err != nil {
-			r.opErr(OpSchedule, err)
-		}
+		r.schedule("sweepPendingEvents")
 		o, err := r.observe()
 		if err != nil {
 			return nil, err
@@ -541,7 +558,8 @@ func (r *run) settle() (*History, error) {
 		}
 	}
 	h := &History{Seed: r.script.Seed, Script: r.script, Config: soakConfig, Crashes: r.crashes,
-		Calls: map[string]CallDoc{}, Writes: r.writes, Joins: r.joins, Observations: r.obs}
+		Calls: map[string]CallDoc{}, Writes: r.writes, Joins: r.joins, Observations: r.obs,
+		Sweeps: r.sweeps, SweepAge: pendingSweepAge}
 	end := env.Deliveries()
 	h.Drops = int(end.Dropped - r.start.Dropped)
 	h.CallTriggersLost = end.Dropped > r.start.Dropped || end.Failed > r.start.Failed

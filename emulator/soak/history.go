@@ -33,6 +33,16 @@ type History struct {
 	Writes map[string][]Write `json:"writes"`
 	// Joins are the successful joinSession answers.
 	Joins []JoinAnswer `json:"joins"`
+	// Sweeps are the sweepPendingEvents runs that answered 2xx, on the
+	// test's clock; SweepAge is PENDING_SWEEP_AGE.
+	Sweeps   []Span        `json:"sweeps"`
+	SweepAge time.Duration `json:"sweepAge"`
+}
+
+// Span is when something ran.
+type Span struct {
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 }
 
 // Config is the functions' settings the model needs.
@@ -117,6 +127,8 @@ type ObsSession struct {
 	CallID                  string           `json:"callId"`
 	Status                  string           `json:"status"`
 	LastEventSequenceNumber int64            `json:"lastEventSequenceNumber"`
+	Participants            []string         `json:"participants"`
+	OwnerID                 string           `json:"ownerId"`
 	Numbers                 map[string]int64 `json:"numbers"` // accepted event id -> number
 	Rejected                map[string]string
 	Pending                 map[string]time.Time `json:"pending"` // undecided event id -> createdAt

@@ -43,7 +43,7 @@ var env *emulatortest.Env
 func TestMain(m *testing.M) {
 	os.Exit(emulatortest.Main(m, emulator.Options{
 		FunctionsEnv: []string{
-			"PRESENCE_GRACE=3s", "STALE_SESSION_AFTER=20s", "PENDING_SWEEP_AGE=" + pendingSweepAge.String(),
+			"PRESENCE_GRACE=6s", "STALE_SESSION_AFTER=20s", "PENDING_SWEEP_AGE=" + pendingSweepAge.String(),
 			"COMPACTION_THRESHOLD=8", "CLEANUP_GRACE=1s", "SESSIONS_PER_USER_PER_MINUTE=600",
 			"MAX_EVENT_BYTES=" + strconv.Itoa(soakConfig.MaxEventBytes),
 			"SENDER_EVENTS_PER_SECOND=" + fmt.Sprint(soakConfig.SenderEventsPerSecond),

@@ -175,11 +175,27 @@ func Generate(seed uint64, size Size) Script {
 		opening = append(opening, Op{Kind: OpCreate, Call: c, User: pick(members(c)),
 			Experience: []string{"co_reading", "co_drawing"}[r.IntN(2)], Salt: r.Uint64()})
 	}
+	// in is who the script expects in each call's session (a guess: the
+	// system decides), so that most operations come from participants.
+	in := make([]map[int]bool, s.Calls)
+	for _, op := range opening {
+		in[op.Call] = map[int]bool{op.User: true}
+	}
+	inList := func(c int) []int {
+		var xs []int
+		for u := range s.Users {
+			if in[c][u] {
+				xs = append(xs, u)
+			}
+		}
+		return xs
+	}
 	busy := map[int]bool{}
 	for c := range s.Calls {
 		for _, u := range members(c) {
 			if !busy[u] && r.IntN(3) > 0 {
 				busy[u] = true
+				in[c][u] = true
 				joins = append(joins, Op{Kind: OpJoin, Call: c, User: u, Salt: r.Uint64()})
 			}
 		}
@@ -203,9 +219,9 @@ func Generate(seed uint64, size Size) Script {
 			round = append(round, Op{Kind: OpFaults, Faults: randomFaults(r)})
 		case x < 22:
 			round = append(round, Op{Kind: OpPause, Pause: time.Duration(500+r.IntN(3500)) * time.Millisecond})
-		case x < 27:
+		case x < 29:
 			round = append(round, Op{Kind: OpObserve})
-		case x < 31:
+		case x < 33:
 			c := r.IntN(s.Calls)
 			u := r.IntN(s.Users)
 			if r.IntN(2) == 0 {
@@ -213,7 +229,7 @@ func Generate(seed uint64, size Size) Script {
 			} else {
 				round = append(round, Op{Kind: OpAdd, Call: c, User: u})
 			}
-		case x < 32:
+		case x < 34:
 			c := r.IntN(s.Calls)
 			if r.IntN(2) == 0 {
 				round = append(round, Op{Kind: OpEndCall, Call: c})
@@ -225,7 +241,10 @@ func Generate(seed uint64, size Size) Script {
 		for range actors {
 			c := r.IntN(s.Calls)
 			u := pick(members(c))
-			if r.IntN(8) == 0 {
+			if xs := inList(c); len(xs) > 0 && r.IntN(4) > 0 {
+				u = pick(xs)
+			}
+			if r.IntN(10) == 0 {
 				u = r.IntN(s.Users) // now and then someone outside the call
 			}
 			if busy[u] {
@@ -234,18 +253,27 @@ func Generate(seed uint64, size Size) Script {
 			busy[u] = true
 			op := Op{User: u, Call: c, Salt: r.Uint64()}
 			switch x := r.IntN(100); {
-			case x < 10:
+			case x < 8:
 				op.Kind = OpCreate
 				op.Experience = []string{"co_reading", "co_drawing"}[r.IntN(2)]
-			case x < 24:
+				if len(inList(c)) == 0 {
+					in[c] = map[int]bool{u: true}
+				}
+			case x < 22:
 				op.Kind = OpJoin
-			case x < 28:
+				in[c][u] = true
+			case x < 26:
 				op.Kind = OpLeave
-			case x < 31:
+				delete(in[c], u)
+			case x < 28:
 				op.Kind = OpEnd
-			case x < 35:
+				in[c] = map[int]bool{}
+			case x < 32:
 				op.Kind = OpTransfer
 				op.Other = pick(members(c))
+				if xs := inList(c); len(xs) > 0 {
+					op.Other = pick(xs)
+				}
 			case x < 50:
 				op.Kind = OpHeartbeat
 			default:
@@ -267,6 +295,16 @@ func Generate(seed uint64, size Size) Script {
 				}
 			}
 			round = append(round, op)
+		}
+		// Participants online heartbeat now and then (the apps do every 5
+		// to 10 s); the others go silent and the presence check removes them.
+		for c := range s.Calls {
+			for _, u := range inList(c) {
+				if !busy[u] && r.IntN(5) < 2 {
+					busy[u] = true
+					round = append(round, Op{Kind: OpHeartbeat, User: u, Call: c})
+				}
+			}
 		}
 		if len(round) > 0 {
 			s.Rounds = append(s.Rounds, round)

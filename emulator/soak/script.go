@@ -115,6 +115,7 @@ type Script struct {
 	// Members[c] are the users in call c at the start.
 	Members [][]int   `json:"members"`
 	Faults  FaultSpec `json:"faults"`
+	Hot     bool      `json:"hot,omitempty"`
 	Rounds  []Round   `json:"rounds"`
 }
 
@@ -129,7 +130,7 @@ func (s Script) Ops() int {
 
 func (s Script) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "seed %d: %d users, %d calls, members %v, faults %+v\n", s.Seed, s.Users, s.Calls, s.Members, s.Faults)
+	fmt.Fprintf(&b, "seed %d: %d users, %d calls (hot %v), members %v, faults %+v\n", s.Seed, s.Users, s.Calls, s.Hot, s.Members, s.Faults)
 	for i, r := range s.Rounds {
 		ops := make([]string, len(r))
 		for j, o := range r {
@@ -154,6 +155,12 @@ type Size struct {
 func Generate(seed uint64, size Size) Script {
 	r := rand.New(rand.NewPCG(seed, seed^0x5eed5eed5eed5eed))
 	s := Script{Seed: seed, Users: 4 + r.IntN(4), Calls: 1 + r.IntN(3)}
+	// A hot script crowds everyone into one call, more of them at once,
+	// so that writes, leaves and ends of one session race.
+	s.Hot = r.IntN(3) == 0
+	if s.Hot {
+		s.Calls = 1
+	}
 	s.Faults = randomFaults(r)
 	for c := range s.Calls {
 		var m []int
@@ -238,6 +245,9 @@ func Generate(seed uint64, size Size) Script {
 			}
 		}
 		actors := 1 + r.IntN(4)
+		if s.Hot {
+			actors = 2 + r.IntN(5)
+		}
 		for range actors {
 			c := r.IntN(s.Calls)
 			u := pick(members(c))
@@ -279,7 +289,7 @@ func Generate(seed uint64, size Size) Script {
 			default:
 				op.Kind = OpWrite
 				op.Count = 1 + r.IntN(3)
-				if r.IntN(12) == 0 {
+				if r.IntN(12) == 0 || s.Hot && r.IntN(6) == 0 {
 					op.Count = 8 + r.IntN(20) // a burst, for the rate limits
 				}
 				op.Event = EvValid

@@ -14,7 +14,7 @@ import (
 // Settings of TestSoak, from the environment:
 //
 //	SEED        replay this one seed (its script; the interleaving is the system's)
-//	SEEDS       how many seeds (default 3, the make test budget)
+//	SEEDS       how many seeds (default 2, the make test budget)
 //	SEED_BASE   first seed (default 1; make soak passes the clock)
 //	DURATION    stop starting seeds after this long (default none)
 //	ROUNDS      rounds per script (default 18)

@@ -80,7 +80,10 @@ type bucket struct {
 	seen   bool
 }
 
-func (b *bucket) room(rate float64, t time.Time) bool {
+// take reports whether an event at t fits, and the bucket as it would be
+// after taking it; the caller keeps that only when the event is accepted,
+// so a rejected event leaves the bucket exactly as it was.
+func (b bucket) take(rate float64, t time.Time) (bucket, bool) {
 	if !b.seen {
 		b.tokens, b.at, b.seen = 2*rate, t, true
 	}
@@ -88,7 +91,11 @@ func (b *bucket) room(rate float64, t time.Time) bool {
 		b.tokens = min(2*rate, b.tokens+t.Sub(b.at).Seconds()*rate)
 		b.at = t
 	}
-	return b.tokens >= 1
+	if b.tokens < 1 {
+		return b, false
+	}
+	b.tokens--
+	return b, true
 }
 
 // Replay decides every event of a session's history in commit order and
@@ -101,7 +108,7 @@ func (m Model) Replay(experienceID string, evs []EventDoc) (map[string]Outcome, 
 	}
 	var st ModelState
 	var number int64
-	senders := map[string]*bucket{}
+	senders := map[string]bucket{}
 	var session bucket
 	x, known := experiences.Default().Lookup(experienceID)
 	for _, e := range ordered {
@@ -149,20 +156,14 @@ func (m Model) Replay(experienceID string, evs []EventDoc) (map[string]Outcome, 
 			}
 			continue
 		}
-		b := senders[e.SenderID]
-		if b == nil {
-			b = &bucket{}
-			senders[e.SenderID] = b
-		}
-		okSender := b.room(m.Config.SenderEventsPerSecond, e.CreatedAt)
-		okSession := session.room(m.Config.SessionEventsPerSecond, e.CreatedAt)
+		sb, okSender := senders[e.SenderID].take(m.Config.SenderEventsPerSecond, e.CreatedAt)
+		ss, okSession := session.take(m.Config.SessionEventsPerSecond, e.CreatedAt)
 		if (!okSender || !okSession) && m.Break != "rate" {
 			// Neither bucket is charged for a rejected event.
 			reject("rate_limited")
 			continue
 		}
-		b.tokens--
-		session.tokens--
+		senders[e.SenderID], session = sb, ss
 		accept()
 	}
 	return out, st

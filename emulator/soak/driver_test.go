@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -669,4 +668,3 @@ func readSession(ctx context.Context, sid string) (SessionHistory, error) {
 	return sh, nil
 }
 
-var runs atomic.Int64

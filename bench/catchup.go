@@ -13,9 +13,8 @@ import (
 
 	"github.com/pajama-app/sharedexperiences/functions"
 	"github.com/pajama-app/sharedexperiences/shared/bulk"
-	"github.com/pajama-app/sharedexperiences/shared/events"
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
 
@@ -242,7 +241,7 @@ func seedHistory(ctx context.Context, fs *firestore.Client, uid string, n int, p
 	if err != nil {
 		return "", err
 	}
-	sessRef := fs.Collection(sessions.SessionsCollection).Doc(sid)
+	sessRef := fs.Collection(model.SessionsCollection).Doc(sid)
 	if _, err := sessRef.Collection("server").Doc("publisher").Set(ctx, map[string]any{"lastPublishedSequenceNumber": int64(n)}); err != nil {
 		return "", fmt.Errorf("seed publish cursor: %w", err)
 	}
@@ -258,7 +257,7 @@ func seedHistory(ctx context.Context, fs *firestore.Client, uid string, n int, p
 			ev["type"], ev["data"] = "story_selected", map[string]string{"storyId": "story-1"}
 		}
 		ev["createdAt"] = base.Add(time.Duration(seq) * time.Millisecond)
-		ev["status"], ev["sequenceNumber"], ev["sequencedAt"] = events.StatusAccepted, seq, base.Add(time.Duration(seq)*time.Millisecond)
+		ev["status"], ev["sequenceNumber"], ev["sequencedAt"] = model.EventAccepted, seq, base.Add(time.Duration(seq)*time.Millisecond)
 		prog.add(1)
 		return bw.Create(ref, ev)
 	})

@@ -10,6 +10,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/pajama-app/sharedexperiences/shared/events"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // FloodResult is scenario 7: a valid event behind a flood of junk in its
@@ -160,7 +161,7 @@ func timeValidBehind(ctx context.Context, writer *firestore.Client, seq *events.
 		switch {
 		case err != nil:
 			errs <- err
-		case out.Status != events.StatusAccepted:
+		case out.Status != model.EventAccepted:
 			errs <- fmt.Errorf("valid event %s: %s (%s)", id, out.Status, out.Reason)
 		}
 	})
@@ -181,12 +182,12 @@ func countFlood(ctx context.Context, fs *firestore.Client, sid string, res *Floo
 	for _, d := range docs {
 		m := d.Data()
 		if d.Ref.ID[0] == 'v' {
-			if m["status"] == events.StatusAccepted {
+			if m["status"] == model.EventAccepted {
 				res.ValidAccepted++
 			}
 			continue
 		}
-		if m["status"] == events.StatusRejected && m["rejectReason"] == string(events.ReasonMalformed) {
+		if m["status"] == model.EventRejected && m["rejectReason"] == string(events.ReasonMalformed) {
 			res.JunkRejected++
 		} else {
 			res.JunkOther++

@@ -14,7 +14,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pajama-app/sharedexperiences/shared/events"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // InstancesRow is scenario 9 at one instance count: one session, its
@@ -238,11 +238,11 @@ func checkNumbers(ctx context.Context, fs *firestore.Client, sid string, row *In
 	for _, d := range docs {
 		m := d.Data()
 		switch m["status"] {
-		case events.StatusAccepted:
+		case model.EventAccepted:
 			row.Accepted++
 			n, _ := m["sequenceNumber"].(int64)
 			nums = append(nums, n)
-		case events.StatusRejected:
+		case model.EventRejected:
 			row.Rejected++
 		}
 	}
@@ -260,7 +260,7 @@ func checkNumbers(ctx context.Context, fs *firestore.Client, sid string, row *In
 			break
 		}
 	}
-	snap, err := fs.Collection(sessions.SessionsCollection).Doc(sid).Get(ctx)
+	snap, err := fs.Collection(model.SessionsCollection).Doc(sid).Get(ctx)
 	if err != nil {
 		return fmt.Errorf("read the session: %w", err)
 	}

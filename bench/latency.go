@@ -12,8 +12,7 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // Distribution is a latency distribution in milliseconds.
@@ -213,7 +212,7 @@ func runLatency(ctx context.Context, st *stack, n, warmup int, prog *progress) (
 	}
 	floorCol := st.writer.Collection("bench_floor").Doc(newID("run")).Collection("docs")
 	events := eventsOf(st.writer, sid)
-	presence := st.writer.Collection(sessions.SessionsCollection).Doc(sid).Collection(sessions.PresenceCollection)
+	presence := st.writer.Collection(model.SessionsCollection).Doc(sid).Collection(model.PresenceCollection)
 
 	// The peer's queries: the floor's documents in order, and the events a
 	// joiner listens to after joinSession (README, "Catching up"): only
@@ -230,7 +229,7 @@ func runLatency(ctx context.Context, st *stack, n, warmup int, prog *progress) (
 		return res, fmt.Errorf("events listener: %w", err)
 	}
 	defer eventsW.close()
-	presenceW, err := watch(ctx, st.listener.Collection(sessions.SessionsCollection).Doc(sid).Collection(sessions.PresenceCollection).Query)
+	presenceW, err := watch(ctx, st.listener.Collection(model.SessionsCollection).Doc(sid).Collection(model.PresenceCollection).Query)
 	if err != nil {
 		return res, fmt.Errorf("presence listener: %w", err)
 	}

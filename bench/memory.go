@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pajama-app/sharedexperiences/shared/events"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // MemoryResult is scenario 8: the peak RSS of one sequencing run over
@@ -181,9 +182,9 @@ func runMemory(ctx context.Context, st *stack, n, eventBytes int, prog *progress
 		}
 		for _, d := range docs {
 			switch m := d.Data(); {
-			case m["status"] == events.StatusAccepted:
+			case m["status"] == model.EventAccepted:
 				run.Accepted++
-			case m["status"] == events.StatusRejected && m["rejectReason"] == string(events.ReasonTooLarge):
+			case m["status"] == model.EventRejected && m["rejectReason"] == string(events.ReasonTooLarge):
 				run.TooLarge++
 			default:
 				run.Other++

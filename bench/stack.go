@@ -20,7 +20,7 @@ import (
 
 	"github.com/pajama-app/sharedexperiences/emulator"
 	"github.com/pajama-app/sharedexperiences/shared/callable"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // directProject is a second project on the same Firestore emulator. No
@@ -224,13 +224,13 @@ func restFields(fields map[string]any) map[string]any {
 // joinSession would have left it. It returns the session id.
 func seedSession(ctx context.Context, fs *firestore.Client, members ...string) (string, error) {
 	callID, id := newID("call"), newID("s")
-	if _, err := fs.Collection(sessions.CallsCollection).Doc(callID).Set(ctx, map[string]any{"members": members}); err != nil {
+	if _, err := fs.Collection(model.CallsCollection).Doc(callID).Set(ctx, map[string]any{"members": members}); err != nil {
 		return "", fmt.Errorf("seed call: %w", err)
 	}
 	now := time.Now()
-	_, err := fs.Collection(sessions.SessionsCollection).Doc(id).Set(ctx, sessions.Session{
+	_, err := fs.Collection(model.SessionsCollection).Doc(id).Set(ctx, model.Session{
 		ID: id, CallID: callID, ExperienceID: "co_reading", OwnerID: members[0],
-		Status: sessions.StatusActive, Participants: members,
+		Status: model.StatusActive, Participants: members,
 		CreatedAt: now, UpdatedAt: now, LastActivityAt: now,
 	})
 	if err != nil {
@@ -240,7 +240,7 @@ func seedSession(ctx context.Context, fs *firestore.Client, members ...string) (
 }
 
 func eventsOf(fs *firestore.Client, sessionID string) *firestore.CollectionRef {
-	return fs.Collection(sessions.SessionsCollection).Doc(sessionID).Collection(sessions.EventsCollection)
+	return fs.Collection(model.SessionsCollection).Doc(sessionID).Collection(model.EventsCollection)
 }
 
 // clientEvent is a valid page_changed StateSyncEvent with exactly the

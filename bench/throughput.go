@@ -14,7 +14,7 @@ import (
 
 	"github.com/pajama-app/sharedexperiences/shared/events"
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // SequencingRow is one run of the in-process sequencer (scenarios 2, 3, 6).
@@ -73,7 +73,7 @@ func newSequencer(fs *firestore.Client) *events.Sequencer {
 
 // newSequencerBatch is newSequencer with a BatchSize (0: the default).
 func newSequencerBatch(fs *firestore.Client, batchSize int) *events.Sequencer {
-	opts := events.DefaultOptions
+	opts := events.DefaultOptions()
 	opts.SenderLimit.PerSecond, opts.SenderLimit.Burst = 1e6, 1e6
 	opts.SessionLimit.PerSecond, opts.SessionLimit.Burst = 1e6, 1e6
 	if batchSize > 0 {
@@ -333,9 +333,9 @@ func countOutcomes(ctx context.Context, fs *firestore.Client, sessionID string) 
 	}
 	for _, d := range docs {
 		switch d.Data()["status"] {
-		case events.StatusAccepted:
+		case model.EventAccepted:
 			accepted++
-		case events.StatusRejected:
+		case model.EventRejected:
 			rejected++
 		default:
 			pending++
@@ -376,7 +376,7 @@ func runCeiling(ctx context.Context, st *stack, txs, batch int, prog *progress) 
 			}
 			for j := range int64(batch) {
 				if err := tx.Create(docs.Doc(fmt.Sprintf("d%08d", n+j)), map[string]any{
-					"status": events.StatusAccepted, "sequenceNumber": n + j + 1, "sequencedAt": firestore.ServerTimestamp,
+					"status": model.EventAccepted, "sequenceNumber": n + j + 1, "sequencedAt": firestore.ServerTimestamp,
 				}); err != nil {
 					return err
 				}
@@ -420,7 +420,7 @@ func runEndToEnd(ctx context.Context, st *stack, writers, n int, prog *progress)
 	if err != nil {
 		return res, err
 	}
-	sessRef := st.listener.Collection(sessions.SessionsCollection).Doc(sid)
+	sessRef := st.listener.Collection(model.SessionsCollection).Doc(sid)
 	before := st.local.Deliveries().Received
 	prog.setTotal(int64(n))
 
@@ -587,7 +587,7 @@ func probeOnce(ctx context.Context, a, b *firestore.Client) (ProbeRun, error) {
 				// sequencing runs on two busy sessions do.
 				time.Sleep(50 * time.Millisecond)
 				for _, d := range docs {
-					if err := tx.Update(d.Ref, []firestore.Update{{Path: "status", Value: events.StatusAccepted}}); err != nil {
+					if err := tx.Update(d.Ref, []firestore.Update{{Path: "status", Value: model.EventAccepted}}); err != nil {
 						return err
 					}
 				}

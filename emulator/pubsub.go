@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -63,13 +64,64 @@ func ensureTopic(ctx context.Context, c *pubsub.Client, project, topic string) e
 func topicName(project, topic string) string { return "projects/" + project + "/topics/" + topic }
 
 type feeder struct {
+	name   string
 	cancel context.CancelFunc
 	done   sync.WaitGroup
+
+	mu    sync.Mutex
+	stats PubSubStats
+}
+
+// PubSubStats counts one Pub/Sub function's messages: each delivery is
+// acknowledged (the function answered 2xx) or not (the emulator redelivers
+// it, as Pub/Sub does for a function deployed with retry). Recent lists the
+// last deliveries, newest last.
+type PubSubStats struct {
+	Acked  int64            `json:"acked"`
+	Nacked int64            `json:"nacked"`
+	Recent []PubSubDelivery `json:"recent,omitempty"`
+}
+
+// PubSubDelivery is one delivery of a message to a function.
+type PubSubDelivery struct {
+	MessageID string `json:"messageId"`
+	Attempt   int    `json:"attempt"`
+	Acked     bool   `json:"acked"`
+}
+
+// recentDeliveries bounds PubSubStats.Recent.
+const recentDeliveries = 1000
+
+func (f *feeder) count(d PubSubDelivery) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d.Acked {
+		f.stats.Acked++
+	} else {
+		f.stats.Nacked++
+	}
+	if len(f.stats.Recent) == recentDeliveries {
+		f.stats.Recent = append(f.stats.Recent[:0], f.stats.Recent[1:]...)
+	}
+	f.stats.Recent = append(f.stats.Recent, d)
 }
 
 func (f *feeder) stop() {
 	f.cancel()
 	f.done.Wait()
+}
+
+// PubSubDeliveries returns each Pub/Sub function's counts so far.
+func (l *Local) PubSubDeliveries() map[string]PubSubStats {
+	out := map[string]PubSubStats{}
+	for _, f := range l.feeders {
+		f.mu.Lock()
+		st := f.stats
+		st.Recent = slices.Clone(st.Recent)
+		f.mu.Unlock()
+		out[f.name] = st
+	}
+	return out
 }
 
 func (l *Local) startFeeder(ctx context.Context, c *pubsub.Client, d functions.Declaration) (*feeder, error) {
@@ -84,7 +136,7 @@ func (l *Local) startFeeder(ctx context.Context, c *pubsub.Client, d functions.D
 		return nil, fmt.Errorf("subscribe %s to %s: %w", d.Name, d.Topic, err)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	f := &feeder{cancel: cancel}
+	f := &feeder{cancel: cancel, name: d.Name}
 	f.done.Add(1)
 	go func() {
 		defer f.done.Done()
@@ -97,6 +149,7 @@ func (l *Local) startFeeder(ctx context.Context, c *pubsub.Client, d functions.D
 			_, err := l.invoke(ctx, d, attempt, func(host *url.URL) (*http.Request, error) {
 				return l.messagePublishedRequest(ctx, host, d, subName, m)
 			})
+			f.count(PubSubDelivery{MessageID: m.ID, Attempt: attempt, Acked: err == nil})
 			if err != nil {
 				m.Nack()
 				return

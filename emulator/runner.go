@@ -500,6 +500,11 @@ type statusRecorder struct {
 	code int
 }
 
+// Unwrap lets the proxy flush through the recorder (http.ResponseController
+// finds the Flusher underneath): a callable answering .stream() sends its
+// heartbeats and chunks as they come, not all at the end.
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
 func (s *statusRecorder) WriteHeader(code int) {
 	s.code = code
 	s.ResponseWriter.WriteHeader(code)

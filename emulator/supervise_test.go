@@ -18,7 +18,7 @@ import (
 	"github.com/pajama-app/sharedexperiences/emulator"
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	"github.com/pajama-app/sharedexperiences/shared/callable"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // TestFunctionsHostCrash kills the functions host with SIGKILL while a
@@ -53,9 +53,9 @@ func TestFunctionsHostCrash(t *testing.T) {
 
 	alice := env.NewUser(t)
 	callID := emulatortest.ID("call")
-	_, err = admin.Collection(sessions.CallsCollection).Doc(callID).Set(ctx, map[string]any{"members": []string{alice.UID}})
+	_, err = admin.Collection(model.CallsCollection).Doc(callID).Set(ctx, map[string]any{"members": []string{alice.UID}})
 	require.NoError(t, err)
-	var created struct{ Session sessions.Session }
+	var created struct{ Session model.Session }
 	require.NoError(t, env.Callables.Call(ctx, "createSession", alice.IDToken,
 		map[string]any{"callId": callID, "experienceId": "co_reading"}, &created))
 	sessionID := created.Session.ID
@@ -97,7 +97,7 @@ func TestFunctionsHostCrash(t *testing.T) {
 	}
 
 	emulatortest.Eventually(t, 90*time.Second, func() (bool, string) {
-		docs, err := admin.Collection(sessions.SessionsCollection).Doc(sessionID).Collection(sessions.EventsCollection).Documents(ctx).GetAll()
+		docs, err := admin.Collection(model.SessionsCollection).Doc(sessionID).Collection(model.EventsCollection).Documents(ctx).GetAll()
 		if err != nil {
 			return false, err.Error()
 		}
@@ -113,7 +113,7 @@ func TestFunctionsHostCrash(t *testing.T) {
 
 	callCtx, cancelCall := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelCall()
-	var found struct{ Sessions []sessions.Session }
+	var found struct{ Sessions []model.Session }
 	require.NoError(t, env.Callables.Call(callCtx, "discoverSessions", alice.IDToken, map[string]any{"callId": callID}, &found))
 	require.Len(t, found.Sessions, 1)
 	require.Equal(t, int64(n+1), found.Sessions[0].LastEventSequenceNumber)

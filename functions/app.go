@@ -32,7 +32,6 @@ import (
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
 	"github.com/pajama-app/sharedexperiences/shared/fanout"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
-	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
@@ -44,6 +43,7 @@ type App struct {
 	log      *slog.Logger
 	fs       *firestore.Client
 	verifier callable.Verifier
+	appCheck callable.AppCheckVerifier
 	sessions *sessions.Store
 	seq      *events.Sequencer
 	compact  *snapshots.Compactor
@@ -54,6 +54,10 @@ type Deps struct {
 	Firestore *firestore.Client
 	// Verifier checks callers' ID tokens (firebase-admin-go's *auth.Client).
 	Verifier callable.Verifier
+	// AppCheck checks callers' App Check tokens (firebase-admin-go's
+	// *appcheck.Client); nil: they are not read, and ENFORCE_APP_CHECK
+	// makes every call fail INTERNAL.
+	AppCheck callable.AppCheckVerifier
 	// Events receives accepted events (nil: no fan-out).
 	Events events.Publisher
 	Logger *slog.Logger
@@ -63,12 +67,7 @@ type Deps struct {
 func New(cfg config.Config, deps Deps) *App {
 	log := deps.Logger
 	if log == nil {
-		log = logging.New(os.Stdout, slog.LevelInfo)
-	}
-	seqOpts := &events.Options{
-		MaxEventBytes: cfg.MaxEventBytes,
-		SenderLimit:   ratelimit.Limit{PerSecond: cfg.SenderEventsPerSecond, Burst: 2 * cfg.SenderEventsPerSecond},
-		SessionLimit:  ratelimit.Limit{PerSecond: cfg.SessionEventsPerSecond, Burst: 2 * cfg.SessionEventsPerSecond},
+		log = logging.New(os.Stdout, slog.LevelInfo, cfg.ProjectID)
 	}
 	registry := experiences.Default()
 	return &App{
@@ -76,14 +75,10 @@ func New(cfg config.Config, deps Deps) *App {
 		log:      log,
 		fs:       deps.Firestore,
 		verifier: deps.Verifier,
-		sessions: sessions.NewStore(deps.Firestore, &sessions.Options{
-			KnownExperience: func(id string) bool { _, ok := registry.Lookup(id); return ok },
-			MaxParticipants: cfg.MaxParticipants,
-			CreateLimit:     ratelimit.PerMinute(cfg.SessionsPerUserPerMinute),
-			EndedRetention:  cfg.EndedSessionRetention,
-		}),
-		compact: snapshots.NewCompactor(deps.Firestore, registry),
-		seq:     events.NewSequencer(deps.Firestore, registry, deps.Events, seqOpts, log),
+		appCheck: deps.AppCheck,
+		sessions: sessions.NewStore(deps.Firestore, cfg.StoreOptions(func(id string) bool { _, ok := registry.Lookup(id); return ok })),
+		compact:  snapshots.NewCompactor(deps.Firestore, registry),
+		seq:      events.NewSequencer(deps.Firestore, registry, deps.Events, cfg.SequencerOptions(), log),
 	}
 }
 
@@ -103,11 +98,15 @@ func NewFromEnv(ctx context.Context) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("firebase auth client: %w", err)
 	}
+	appCheck, err := newAppCheck(ctx, cfg, fb)
+	if err != nil {
+		return nil, err
+	}
 	fs, err := firestore.NewClient(ctx, cfg.ProjectID)
 	if err != nil {
 		return nil, fmt.Errorf("firestore client: %w", err)
 	}
-	deps := Deps{Firestore: fs, Verifier: authClient}
+	deps := Deps{Firestore: fs, Verifier: authClient, AppCheck: appCheck}
 	if cfg.PublishEvents {
 		ps, err := pubsub.NewClient(ctx, cfg.ProjectID)
 		if err != nil {
@@ -116,4 +115,25 @@ func NewFromEnv(ctx context.Context) (*App, error) {
 		deps.Events = fanout.NewPublisher(ps, TopicExperienceEvents, TopicSessionLifecycle)
 	}
 	return New(cfg, deps), nil
+}
+
+// newAppCheck returns the App Check verifier, which fetches App Check's
+// public keys when created. Enforced, without it no call could succeed:
+// the instance must not start. Not enforced, it only feeds the log (the
+// share of calls with a valid token, to watch before enforcing), so a
+// failed fetch is a warning; and a demo- project, which has no App Check
+// tokens and may be offline, does without.
+func newAppCheck(ctx context.Context, cfg config.Config, fb *firebase.App) (callable.AppCheckVerifier, error) {
+	if !cfg.EnforceAppCheck && config.IsDemoProject(cfg.ProjectID) {
+		return nil, nil
+	}
+	client, err := fb.AppCheck(ctx)
+	switch {
+	case err == nil:
+		return client, nil
+	case cfg.EnforceAppCheck:
+		return nil, fmt.Errorf("app check client (ENFORCE_APP_CHECK is on): %w", err)
+	}
+	slog.WarnContext(ctx, "App Check tokens will not be verified", "error", err.Error())
+	return nil, nil
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/pajama-app/sharedexperiences/shared/callable"
 	"github.com/pajama-app/sharedexperiences/shared/docid"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
 
@@ -43,20 +43,20 @@ type (
 	}
 
 	SessionResult struct {
-		Session sessions.Session `json:"session"`
+		Session model.Session `json:"session"`
 	}
 	DiscoverSessionsResult struct {
-		Sessions []sessions.Session `json:"sessions"`
+		Sessions []model.Session `json:"sessions"`
 	}
 	// JoinSessionResult is everything a joiner needs: the session, the
 	// latest snapshot (null when none exists yet) and the accepted events
 	// after it, in order. A client applies the snapshot, then the events,
 	// then listens to events with sequenceNumber > lastEventSequenceNumber.
 	JoinSessionResult struct {
-		Session                 sessions.Session          `json:"session"`
-		Snapshot                *snapshots.Snapshot       `json:"snapshot"`
-		Events                  []snapshots.AcceptedEvent `json:"events"`
-		LastEventSequenceNumber int64                     `json:"lastEventSequenceNumber"`
+		Session                 model.Session         `json:"session"`
+		Snapshot                *snapshots.Snapshot   `json:"snapshot"`
+		Events                  []model.AcceptedEvent `json:"events"`
+		LastEventSequenceNumber int64                 `json:"lastEventSequenceNumber"`
 	}
 )
 
@@ -111,21 +111,17 @@ func (a *App) discoverSessions() http.Handler {
 func (a *App) joinSession() http.Handler {
 	return a.handler("joinSession", callable.Typed(
 		func(ctx context.Context, auth *callable.Auth, req SessionRequest) (JoinSessionResult, error) {
-			s, err := a.sessions.Join(ctx, auth.UID, req.SessionID)
+			j, err := snapshots.JoinAndCatchUp(ctx, a.fs, a.sessions, auth.UID, req.SessionID)
 			if err != nil {
 				return JoinSessionResult{}, err
 			}
-			c, err := snapshots.ReadCatchUp(ctx, a.fs, req.SessionID)
-			if err != nil {
-				return JoinSessionResult{}, err
-			}
-			return JoinSessionResult{Session: s, Snapshot: c.Snapshot, Events: c.Events, LastEventSequenceNumber: c.After()}, nil
+			return JoinSessionResult{Session: j.Session, Snapshot: j.Snapshot, Events: j.Events, LastEventSequenceNumber: j.After()}, nil
 		}))
 }
 
 // sessionCall serves a callable taking {sessionId} and answering
 // {session}.
-func (a *App) sessionCall(name string, op func(ctx context.Context, uid, sessionID string) (sessions.Session, error)) http.Handler {
+func (a *App) sessionCall(name string, op func(ctx context.Context, uid, sessionID string) (model.Session, error)) http.Handler {
 	return a.handler(name, callable.Typed(
 		func(ctx context.Context, auth *callable.Auth, req SessionRequest) (SessionResult, error) {
 			s, err := op(ctx, auth.UID, req.SessionID)

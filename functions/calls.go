@@ -7,7 +7,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/event"
 
 	"github.com/pajama-app/sharedexperiences/shared/logging"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // onCallWritten receives every write and delete of calls/{callId}, made by
@@ -18,6 +18,7 @@ import (
 // success, so Eventarc does not retry it forever; a transient failure
 // returns the error, and Eventarc redelivers.
 func (a *App) onCallWritten(ctx context.Context, e event.Event) error {
+	ctx = traced(ctx, e)
 	log := a.log.With(logging.KeyFunction, "onCallWritten", "ceId", e.ID())
 	path, ok := documentPath(ctx, log, e)
 	if !ok {
@@ -43,7 +44,7 @@ func (a *App) onCallWritten(ctx context.Context, e event.Event) error {
 // callPath splits "calls/{callId}".
 func callPath(path string) (string, bool) {
 	parts := strings.Split(path, "/")
-	if len(parts) != 2 || parts[0] != sessions.CallsCollection || parts[1] == "" {
+	if len(parts) != 2 || parts[0] != model.CallsCollection || parts[1] == "" {
 		return "", false
 	}
 	return parts[1], true

@@ -11,12 +11,14 @@ import (
 	"github.com/pajama-app/sharedexperiences/emulator"
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	"github.com/pajama-app/sharedexperiences/functions"
+	"github.com/pajama-app/sharedexperiences/shared/callable"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
 // callSession seeds a call of alice, bob and carol and a session that all
 // three joined in that order, alice owning it.
-func callSession(t *testing.T, ctx context.Context) (callID string, s sessions.Session, alice, bob, carol emulatortest.User) {
+func callSession(t *testing.T, ctx context.Context) (callID string, s model.Session, alice, bob, carol emulatortest.User) {
 	t.Helper()
 	alice, bob, carol = env.NewUser(t), env.NewUser(t), env.NewUser(t)
 	callID = seedCall(t, ctx, alice.UID, bob.UID, carol.UID)
@@ -32,14 +34,14 @@ func callSession(t *testing.T, ctx context.Context) (callID string, s sessions.S
 
 func setMembers(t *testing.T, ctx context.Context, callID string, fields map[string]any) {
 	t.Helper()
-	_, err := env.Admin.Collection(sessions.CallsCollection).Doc(callID).Set(ctx, fields)
+	_, err := env.Admin.Collection(model.CallsCollection).Doc(callID).Set(ctx, fields)
 	require.NoError(t, err)
 }
 
 // waitSession waits until the session satisfies cond and returns it.
-func waitSession(t *testing.T, ctx context.Context, id string, cond func(sessions.Session) bool) sessions.Session {
+func waitSession(t *testing.T, ctx context.Context, id string, cond func(model.Session) bool) model.Session {
 	t.Helper()
-	var s sessions.Session
+	var s model.Session
 	emulatortest.Eventually(t, 30*time.Second, func() (bool, string) {
 		s = contract(t, ctx, id)
 		return cond(s), fmt.Sprintf("session %s: status %s, participants %v, owner %s", id, s.Status, s.Participants, s.OwnerID)
@@ -112,15 +114,15 @@ func TestCallMembersRemoved(t *testing.T) {
 			setMembers(t, ctx, callID, map[string]any{"members": tt.members(u)})
 
 			want := tt.participants(u)
-			got := waitSession(t, ctx, sess.ID, func(s sessions.Session) bool { return len(s.Participants) == len(want) })
+			got := waitSession(t, ctx, sess.ID, func(s model.Session) bool { return len(s.Participants) == len(want) })
 			require.Equal(t, want, got.Participants)
 			require.Equal(t, tt.owner(u), got.OwnerID)
-			require.Equal(t, sessions.StatusActive, got.Status)
+			require.Equal(t, model.StatusActive, got.Status)
 			wantEvents := tt.events(u)
 			evs := afterJoins(t, ctx, sess.ID, len(wantEvents))
 			for i, w := range wantEvents {
 				require.Equal(t, w["type"], evs[i]["type"], "event %d", i)
-				require.Equal(t, sessions.SystemSender, evs[i]["senderId"])
+				require.Equal(t, model.SystemSender, evs[i]["senderId"])
 				data := evs[i]["data"].(map[string]any)
 				for k, v := range w {
 					if k != "type" {
@@ -143,15 +145,15 @@ func TestCallEnded(t *testing.T) {
 		reason string
 	}{
 		{"call deleted", func(t *testing.T, callID string, _ []string) {
-			_, err := env.Admin.Collection(sessions.CallsCollection).Doc(callID).Delete(ctx)
+			_, err := env.Admin.Collection(model.CallsCollection).Doc(callID).Delete(ctx)
 			require.NoError(t, err)
-		}, sessions.EndReasonCallEnded},
+		}, model.EndReasonCallEnded},
 		{"call marked ended", func(t *testing.T, callID string, members []string) {
-			setMembers(t, ctx, callID, map[string]any{"members": members, "status": sessions.CallStatusEnded})
-		}, sessions.EndReasonCallEnded},
+			setMembers(t, ctx, callID, map[string]any{"members": members, "status": model.CallStatusEnded})
+		}, model.EndReasonCallEnded},
 		{"every member removed", func(t *testing.T, callID string, _ []string) {
 			setMembers(t, ctx, callID, map[string]any{"members": []string{}})
-		}, sessions.EndReasonEmpty},
+		}, model.EndReasonEmpty},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -162,7 +164,7 @@ func TestCallEnded(t *testing.T) {
 			require.NoError(t, err)
 
 			tt.change(t, callID, []string{alice.UID, bob.UID, carol.UID})
-			got := waitSession(t, ctx, sess.ID, func(s sessions.Session) bool { return s.Status == sessions.StatusInactive })
+			got := waitSession(t, ctx, sess.ID, func(s model.Session) bool { return s.Status == model.StatusInactive })
 			require.Equal(t, tt.reason, got.EndReason)
 			require.NotNil(t, got.EndedAt)
 			evs := sequencedEvents(t, ctx, sess.ID, 4)
@@ -171,9 +173,41 @@ func TestCallEnded(t *testing.T) {
 			require.Equal(t, tt.reason, last["data"].(map[string]any)["reason"])
 
 			require.NoError(t, env.WaitDeliveries(ctx))
-			require.Equal(t, sessions.StatusActive, contract(t, ctx, other.Session.ID).Status)
+			require.Equal(t, model.StatusActive, contract(t, ctx, other.Session.ID).Status)
 		})
 	}
+}
+
+// TestEndedCallTakesNoSession: a call marked ended takes no new session
+// (its trigger has already run and would never end one) and no new
+// participant; its members are told why.
+func TestEndedCallTakesNoSession(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	alice, bob := env.NewUser(t), env.NewUser(t)
+	callID := seedCall(t, ctx, alice.UID, bob.UID)
+	res, err := call[functions.SessionResult](t, alice, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
+	require.NoError(t, err)
+
+	ended := seedCall(t, ctx, alice.UID, bob.UID)
+	setMembers(t, ctx, ended, map[string]any{"members": []string{alice.UID, bob.UID}, "status": model.CallStatusEnded})
+	require.NoError(t, env.WaitDeliveries(ctx))
+	_, err = call[functions.SessionResult](t, alice, "createSession", map[string]any{"callId": ended, "experienceId": "co_reading"})
+	cerr := requireStatus(t, err, callable.FailedPrecondition)
+	require.Equal(t, sessions.ErrCallEnded.Error(), cerr.Message)
+
+	// A stranger still learns nothing: the same answer as for any call
+	// they are not in.
+	_, err = call[functions.SessionResult](t, env.NewUser(t), "createSession", map[string]any{"callId": ended, "experienceId": "co_reading"})
+	requireStatus(t, err, callable.PermissionDenied)
+
+	// Joining the first call's session once that call ends: refused,
+	// whether the trigger has ended the session yet or not.
+	setMembers(t, ctx, callID, map[string]any{"members": []string{alice.UID, bob.UID}, "status": model.CallStatusEnded})
+	_, err = call[functions.JoinSessionResult](t, bob, "joinSession", map[string]any{"sessionId": res.Session.ID})
+	requireStatus(t, err, callable.FailedPrecondition)
+	require.NoError(t, env.WaitDeliveries(ctx))
+	require.NotContains(t, contract(t, ctx, res.Session.ID).Participants, bob.UID)
 }
 
 // TestCallRedelivery: duplicated deliveries of a call change, and a rewrite
@@ -186,7 +220,7 @@ func TestCallRedelivery(t *testing.T) {
 	env.SetFaults(emulator.Faults{Copies: 3, Concurrency: 4})
 	defer env.SetFaults(emulator.Faults{})
 	setMembers(t, ctx, callID, map[string]any{"members": []string{bob.UID, carol.UID}})
-	waitSession(t, ctx, sess.ID, func(s sessions.Session) bool { return len(s.Participants) == 2 })
+	waitSession(t, ctx, sess.ID, func(s model.Session) bool { return len(s.Participants) == 2 })
 	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	require.NoError(t, env.WaitDeliveries(waitCtx))

@@ -8,6 +8,7 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 
+	"github.com/pajama-app/sharedexperiences/shared/fanout"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
 	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
@@ -32,17 +33,18 @@ type messagePublished struct {
 // reads nothing for the other events. A failed compaction returns an error
 // and Pub/Sub redelivers; compaction is idempotent.
 func (a *App) compactOnEvents(ctx context.Context, e event.Event) error {
+	ctx = traced(ctx, e)
 	var msg messagePublished
 	if err := json.Unmarshal(e.Data(), &msg); err != nil {
 		a.log.ErrorContext(ctx, "undecodable Pub/Sub event; dropped", "ceId", e.ID(), "error", err.Error())
 		return nil
 	}
 	attrs := msg.Message.Attributes
-	n, err := strconv.ParseInt(attrs["sequenceNumber"], 10, 64)
+	n, err := strconv.ParseInt(attrs[fanout.AttrSequenceNumber], 10, 64)
 	if err != nil || !a.cfg.SnapshotsEnabled || n%int64(a.cfg.CompactionThreshold) != 0 {
 		return nil
 	}
-	sessionID := attrs["sessionId"]
+	sessionID := attrs[fanout.AttrSessionID]
 	_, _, err = a.compactAndPrune(ctx, sessionID)
 	switch {
 	case errors.Is(err, snapshots.ErrStateTooLarge), errors.Is(err, snapshots.ErrNewerSnapshot):

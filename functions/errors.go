@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pajama-app/sharedexperiences/shared/callable"
+	"github.com/pajama-app/sharedexperiences/shared/experiences"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
@@ -18,7 +19,7 @@ var statusOf = []struct {
 	status callable.Status
 }{
 	{sessions.ErrNotCallMember, callable.PermissionDenied},
-	{sessions.ErrCallNotFound, callable.PermissionDenied},
+	{sessions.ErrCallEnded, callable.FailedPrecondition},
 	{sessions.ErrNotOwner, callable.PermissionDenied},
 	// A uid from a valid token that cannot name a document: the user is
 	// who they say, and may not use sessions (see README, Security).
@@ -27,7 +28,7 @@ var statusOf = []struct {
 	{sessions.ErrNotFound, callable.NotFound},
 	{sessions.ErrNotParticipant, callable.FailedPrecondition},
 	{sessions.ErrInactive, callable.FailedPrecondition},
-	{sessions.ErrUnknownExperience, callable.InvalidArgument},
+	{experiences.ErrUnknownExperience, callable.InvalidArgument},
 	{sessions.ErrFull, callable.ResourceExhausted},
 	{sessions.ErrTooManySessions, callable.ResourceExhausted},
 }
@@ -58,7 +59,11 @@ func mapError(err error) *callable.Error {
 
 // callableOptions are the options of one callable; changes says whether it
 // changes a session, which is where revoked tokens are refused when
-// CHECK_TOKEN_REVOCATION is on (reads are left the lookup's cost).
+// CHECK_TOKEN_REVOCATION is on (reads are left the lookup's cost). App
+// Check, when ENFORCE_APP_CHECK is on, guards every callable: all of them
+// are the app's, and discovery is as much worth scripting as a change.
 func (a *App) callableOptions(changes bool) *callable.Options {
-	return &callable.Options{MapError: mapError, Logger: a.log, CheckRevoked: changes && a.cfg.CheckTokenRevocation}
+	return &callable.Options{MapError: mapError, Logger: a.log,
+		CheckRevoked: changes && a.cfg.CheckTokenRevocation,
+		AppCheck:     a.appCheck, EnforceAppCheck: a.cfg.EnforceAppCheck}
 }

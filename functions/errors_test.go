@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"firebase.google.com/go/v4/appcheck"
 	"firebase.google.com/go/v4/auth"
 
 	"github.com/stretchr/testify/require"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/pajama-app/sharedexperiences/shared/callable"
 	"github.com/pajama-app/sharedexperiences/shared/config"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
@@ -54,9 +56,9 @@ func TestMapError(t *testing.T) {
 			require.Equal(t, tt.wantMessage, got.Message)
 		})
 	}
-	exists := mapError(fmt.Errorf("create: %w", &sessions.ExistsError{Session: sessions.Session{ID: "s1"}}))
+	exists := mapError(fmt.Errorf("create: %w", &sessions.ExistsError{Session: model.Session{ID: "s1"}}))
 	require.Equal(t, callable.AlreadyExists, exists.Status)
-	require.Equal(t, map[string]any{"session": sessions.Session{ID: "s1"}}, exists.Details)
+	require.Equal(t, map[string]any{"session": model.Session{ID: "s1"}}, exists.Details)
 }
 
 // revokedVerifier takes every token as user "u" and says it was revoked
@@ -103,5 +105,58 @@ func TestRevocationWiring(t *testing.T) {
 			})
 		}
 		require.Len(t, seen, len(changing), "every callable is classified")
+	}
+}
+
+// appTokenVerifier accepts the App Check token "app-ok" (the real
+// verifier, over its own keys, is shared/callable's conformance table).
+type appTokenVerifier struct{}
+
+func (appTokenVerifier) VerifyToken(tok string) (*appcheck.DecodedAppCheckToken, error) {
+	if tok == "app-ok" {
+		return &appcheck.DecodedAppCheckToken{AppID: "1:1:web:1"}, nil
+	}
+	return nil, errors.New("token has incorrect audience")
+}
+
+// TestAppCheckWiring: with ENFORCE_APP_CHECK every callable refuses a call
+// without a valid App Check token, before decoding; off (the default), the
+// token is optional and a bad one is only logged. A call that passes stops
+// at INVALID_ARGUMENT (empty data) without touching Firestore.
+func TestAppCheckWiring(t *testing.T) {
+	tests := []struct {
+		enforce  bool
+		appToken string
+		want     int
+	}{
+		{true, "", http.StatusUnauthorized},
+		{true, "app-bad", http.StatusUnauthorized},
+		{true, "app-ok", http.StatusBadRequest},
+		{false, "", http.StatusBadRequest},
+		{false, "app-bad", http.StatusBadRequest},
+	}
+	for _, tt := range tests {
+		cfg := config.Default()
+		cfg.ProjectID = "demo-wiring"
+		cfg.CheckTokenRevocation = false
+		cfg.EnforceAppCheck = tt.enforce
+		app := New(cfg, Deps{Verifier: revokedVerifier{}, AppCheck: appTokenVerifier{},
+			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		for _, d := range Declarations() {
+			if d.Kind != Callable {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/enforce=%v/%q", d.Name, tt.enforce, tt.appToken), func(t *testing.T) {
+				req := httptest.NewRequest(http.MethodPost, "/"+d.Name, strings.NewReader(`{"data":{}}`))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer any")
+				if tt.appToken != "" {
+					req.Header.Set("X-Firebase-AppCheck", tt.appToken)
+				}
+				rec := httptest.NewRecorder()
+				d.http(app).ServeHTTP(rec, req)
+				require.Equal(t, tt.want, rec.Code, rec.Body.String())
+			})
+		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/pajama-app/sharedexperiences/shared/firestoreevent"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // onEventCreated receives every created experience_sessions/*/events/*
@@ -18,6 +18,7 @@ import (
 // with success, so Eventarc does not retry it forever; a transient failure
 // returns the error, and Eventarc redelivers.
 func (a *App) onEventCreated(ctx context.Context, e event.Event) error {
+	ctx = traced(ctx, e)
 	log := a.log.With(logging.KeyFunction, "onEventCreated", "ceId", e.ID())
 	path, ok := documentPath(ctx, log, e)
 	if !ok {
@@ -62,7 +63,7 @@ func documentPath(ctx context.Context, log *slog.Logger, e event.Event) (string,
 // eventPath splits "experience_sessions/{s}/events/{e}".
 func eventPath(path string) (sessionID, eventID string, ok bool) {
 	parts := strings.Split(path, "/")
-	if len(parts) != 4 || parts[0] != sessions.SessionsCollection || parts[2] != sessions.EventsCollection ||
+	if len(parts) != 4 || parts[0] != model.SessionsCollection || parts[2] != model.EventsCollection ||
 		parts[1] == "" || parts[3] == "" {
 		return "", "", false
 	}

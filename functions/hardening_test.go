@@ -16,7 +16,7 @@ import (
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	"github.com/pajama-app/sharedexperiences/functions"
 	"github.com/pajama-app/sharedexperiences/shared/callable"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // authAdmin is an admin Auth client on the Auth emulator (found from
@@ -111,7 +111,7 @@ func TestLeaveAfterRemovedFromCall(t *testing.T) {
 	sid := map[string]any{"sessionId": created.Session.ID}
 	_, err = call[functions.JoinSessionResult](t, b, "joinSession", sid)
 	require.NoError(t, err)
-	_, err = env.Admin.Collection(sessions.CallsCollection).Doc(callID).Set(ctx, map[string]any{"members": []string{owner.UID}})
+	_, err = env.Admin.Collection(model.CallsCollection).Doc(callID).Set(ctx, map[string]any{"members": []string{owner.UID}})
 	require.NoError(t, err)
 
 	left, err := call[functions.SessionResult](t, b, "leaveSession", sid)
@@ -149,7 +149,7 @@ func TestIDRules(t *testing.T) {
 				_, err = call[map[string]any](t, u, name, map[string]any{"sessionId": created.Session.ID})
 				requireStatus(t, err, callable.PermissionDenied)
 			}
-			docs, err := env.Admin.Collection(sessions.SessionsCollection).Where("callId", "==", own).Documents(ctx).GetAll()
+			docs, err := env.Admin.Collection(model.SessionsCollection).Where("callId", "==", own).Documents(ctx).GetAll()
 			require.NoError(t, err)
 			require.Empty(t, docs, "no session created")
 		})

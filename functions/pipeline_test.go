@@ -21,11 +21,11 @@ import (
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	"github.com/pajama-app/sharedexperiences/functions"
 	"github.com/pajama-app/sharedexperiences/shared/fanout"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 func eventsOf(sessionID string) *firestore.CollectionRef {
-	return env.Admin.Collection(sessions.SessionsCollection).Doc(sessionID).Collection(sessions.EventsCollection)
+	return env.Admin.Collection(model.SessionsCollection).Doc(sessionID).Collection(model.EventsCollection)
 }
 
 // adminEvent writes an event as the Admin SDK can: any field, any createdAt.
@@ -41,11 +41,11 @@ func validEvent(id, sender string, clientSeq int64, at time.Time) map[string]any
 }
 
 // contract is what a rejected event must leave unchanged on its session.
-func contract(t *testing.T, ctx context.Context, sessionID string) sessions.Session {
+func contract(t *testing.T, ctx context.Context, sessionID string) model.Session {
 	t.Helper()
-	snap, err := env.Admin.Collection(sessions.SessionsCollection).Doc(sessionID).Get(ctx)
+	snap, err := env.Admin.Collection(model.SessionsCollection).Doc(sessionID).Get(ctx)
 	require.NoError(t, err)
-	var s sessions.Session
+	var s model.Session
 	require.NoError(t, snap.DataTo(&s))
 	return s
 }
@@ -91,11 +91,11 @@ func TestRejectionReasons(t *testing.T) {
 				sessionID = seedSession(t, ctx, emulatortest.ID("call"), owner.UID)
 			}
 			if tt.inactive {
-				_, err := env.Admin.Collection(sessions.SessionsCollection).Doc(sessionID).Update(ctx,
-					[]firestore.Update{{Path: "status", Value: sessions.StatusInactive}})
+				_, err := env.Admin.Collection(model.SessionsCollection).Doc(sessionID).Update(ctx,
+					[]firestore.Update{{Path: "status", Value: model.StatusInactive}})
 				require.NoError(t, err)
 			}
-			var before sessions.Session
+			var before model.Session
 			if !tt.noSess {
 				before = contract(t, ctx, sessionID)
 			}
@@ -236,8 +236,32 @@ func writeConcurrently(ctx context.Context, sessionID string, users []emulatorte
 
 // subscribe collects experience-events messages of one session.
 type received struct {
-	mu   sync.Mutex
-	msgs []*pubsub.Message
+	mu    sync.Mutex
+	msgs  []*pubsub.Message
+	topic *pubsub.Publisher
+}
+
+// barrier publishes a marker with the session's ordering key and waits
+// until the subscription has it. The subscription is ordered, and Pub/Sub
+// delivers a key's messages in the order it received them: once the marker
+// is in, so is everything published before it, duplicates included. That
+// replaces waiting "long enough" for a duplicate that might still come.
+func (r *received) barrier(t *testing.T, ctx context.Context, sessionID string) {
+	t.Helper()
+	id := emulatortest.ID("barrier")
+	_, err := r.topic.Publish(ctx, &pubsub.Message{Data: []byte("{}"), OrderingKey: sessionID,
+		Attributes: map[string]string{"barrier": id}}).Get(ctx)
+	require.NoError(t, err)
+	emulatortest.Eventually(t, 30*time.Second, func() (bool, string) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, m := range r.msgs {
+			if m.Attributes["barrier"] == id {
+				return true, ""
+			}
+		}
+		return false, "barrier not received"
+	})
 }
 
 func (r *received) of(sessionID string) []*pubsub.Message {
@@ -271,7 +295,10 @@ func subscribeTopic(t *testing.T, ctx context.Context, topic string) *received {
 		AckDeadlineSeconds:    60,
 	})
 	require.NoError(t, err)
-	r := &received{}
+	pub := client.Publisher(topic)
+	pub.EnableMessageOrdering = true
+	t.Cleanup(pub.Stop)
+	r := &received{topic: pub}
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -381,7 +408,8 @@ func TestFaultyDeliveryMatchesCleanDelivery(t *testing.T) {
 		n := int64(len(sub.of(faulty)))
 		return n >= accepted, fmt.Sprintf("%d of %d published events received", n, accepted)
 	})
-	time.Sleep(500 * time.Millisecond) // a duplicate would arrive now
+	require.NoError(t, env.WaitDeliveries(waitCtx)) // no trigger left to publish
+	sub.barrier(t, ctx, faulty)
 	msgs := sub.of(faulty)
 	require.Len(t, msgs, int(accepted), "each accepted event published exactly once")
 	for i, m := range msgs {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -18,13 +19,13 @@ import (
 	"github.com/pajama-app/sharedexperiences/functions"
 	"github.com/pajama-app/sharedexperiences/shared/callable"
 	"github.com/pajama-app/sharedexperiences/shared/fanout"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 func seedCall(t *testing.T, ctx context.Context, members ...string) string {
 	t.Helper()
 	id := emulatortest.ID("call")
-	_, err := env.Admin.Collection(sessions.CallsCollection).Doc(id).Set(ctx, map[string]any{"members": members})
+	_, err := env.Admin.Collection(model.CallsCollection).Doc(id).Set(ctx, map[string]any{"members": members})
 	require.NoError(t, err)
 	return id
 }
@@ -89,7 +90,7 @@ func TestCreateSession(t *testing.T) {
 	s := res.Session
 	require.Equal(t, alice.UID, s.OwnerID)
 	require.Equal(t, []string{alice.UID}, s.Participants)
-	require.Equal(t, sessions.StatusActive, s.Status)
+	require.Equal(t, model.StatusActive, s.Status)
 	evs := sequencedEvents(t, ctx, s.ID, 1)
 	require.Equal(t, "participant_joined", evs[0]["type"])
 	require.EqualValues(t, 1, evs[0]["sequenceNumber"])
@@ -163,7 +164,7 @@ func TestConcurrentCreates(t *testing.T) {
 	for _, l := range losers {
 		require.Equal(t, winners[0], l)
 	}
-	docs, err := env.Admin.Collection(sessions.SessionsCollection).Where("callId", "==", callID).Documents(ctx).GetAll()
+	docs, err := env.Admin.Collection(model.SessionsCollection).Where("callId", "==", callID).Documents(ctx).GetAll()
 	require.NoError(t, err)
 	require.Len(t, docs, 1, "one session document for the call")
 }
@@ -217,8 +218,8 @@ func TestMembershipFlow(t *testing.T) {
 	require.NoError(t, err)
 	last, err := call[functions.SessionResult](t, b, "leaveSession", sid)
 	require.NoError(t, err)
-	require.Equal(t, sessions.StatusInactive, last.Session.Status)
-	require.Equal(t, sessions.EndReasonEmpty, last.Session.EndReason)
+	require.Equal(t, model.StatusInactive, last.Session.Status)
+	require.Equal(t, model.EndReasonEmpty, last.Session.EndReason)
 	require.NotNil(t, last.Session.EndedAt)
 
 	_, err = call[functions.JoinSessionResult](t, c, "joinSession", sid)
@@ -262,8 +263,8 @@ func TestEndSession(t *testing.T) {
 	require.NoError(t, err)
 	ended, err := call[functions.SessionResult](t, owner, "endSession", sid)
 	require.NoError(t, err)
-	require.Equal(t, sessions.StatusInactive, ended.Session.Status)
-	require.Equal(t, sessions.EndReasonByOwner, ended.Session.EndReason)
+	require.Equal(t, model.StatusInactive, ended.Session.Status)
+	require.Equal(t, model.EndReasonByOwner, ended.Session.EndReason)
 	again, err := call[functions.SessionResult](t, owner, "endSession", sid)
 	require.NoError(t, err, "ending twice changes nothing")
 	require.Equal(t, ended.Session.EndedAt.Unix(), again.Session.EndedAt.Unix())
@@ -408,7 +409,7 @@ func listenFrom(ctx context.Context, sessionID string, after int64, add func(n i
 				return
 			case <-time.After(time.Second):
 			}
-			snap, err := env.Admin.Collection(sessions.SessionsCollection).Doc(sessionID).Get(lctx)
+			snap, err := env.Admin.Collection(model.SessionsCollection).Doc(sessionID).Get(lctx)
 			if err != nil {
 				continue
 			}
@@ -450,51 +451,65 @@ func listenFrom(ctx context.Context, sessionID string, after int64, add func(n i
 }
 
 // TestCallableBadInput: every session callable answers bad input and bad
-// tokens with the right status and changes nothing.
+// tokens with the right status and changes nothing. The ids are real (a
+// call of u and u2, a session u owns and u2 joined), so a call that got
+// through would show in the documents compared at the end.
 func TestCallableBadInput(t *testing.T) {
 	env.Require(t)
-	u := env.NewUser(t)
+	ctx := context.Background()
+	u, u2 := env.NewUser(t), env.NewUser(t)
+	callID := seedCall(t, ctx, u.UID, u2.UID)
+	created, err := call[functions.SessionResult](t, u, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
+	require.NoError(t, err)
+	sid := created.Session.ID
+	_, err = call[functions.JoinSessionResult](t, u2, "joinSession", map[string]any{"sessionId": sid})
+	require.NoError(t, err)
+	sequencedEvents(t, ctx, sid, 2)
+	require.NoError(t, env.WaitDeliveries(ctx))
+	before := sessionState(t, ctx, callID, sid)
+
 	good := map[string]map[string]any{
-		"createSession":     {"callId": "c1", "experienceId": "co_reading"},
-		"discoverSessions":  {"callId": "c1"},
-		"joinSession":       {"sessionId": "s1"},
-		"leaveSession":      {"sessionId": "s1"},
-		"endSession":        {"sessionId": "s1"},
-		"transferOwnership": {"sessionId": "s1", "newOwnerId": "u2"},
+		"createSession":     {"callId": callID, "experienceId": "co_reading"},
+		"discoverSessions":  {"callId": callID},
+		"joinSession":       {"sessionId": sid},
+		"leaveSession":      {"sessionId": sid},
+		"endSession":        {"sessionId": sid},
+		"transferOwnership": {"sessionId": sid, "newOwnerId": u2.UID},
 	}
 	expired := forgeTokenAt(env.ProjectID, u.UID, time.Now().Add(-3*time.Hour))
-	for name, data := range good {
+	for _, name := range slices.Sorted(maps.Keys(good)) {
+		data := good[name]
 		with := func(f func(m map[string]any)) string {
-			m := map[string]any{}
-			for k, v := range data {
-				m[k] = v
-			}
+			m := maps.Clone(data)
 			f(m)
 			b, _ := json.Marshal(map[string]any{"data": m})
 			return string(b)
 		}
-		var firstField string
-		for k := range data {
-			firstField = k
-			break
-		}
-		tests := []struct {
+		type test struct {
 			name  string
 			token string
 			body  string
 			want  callable.Status
-		}{
-			{"missing field", u.IDToken, with(func(m map[string]any) { delete(m, firstField) }), callable.InvalidArgument},
-			{"extra field", u.IDToken, with(func(m map[string]any) { m["admin"] = true }), callable.InvalidArgument},
-			{"wrong type", u.IDToken, with(func(m map[string]any) { m[firstField] = 42 }), callable.InvalidArgument},
-			{"empty id", u.IDToken, with(func(m map[string]any) { m[firstField] = "" }), callable.InvalidArgument},
-			{"data not an object", u.IDToken, `{"data":"x"}`, callable.InvalidArgument},
-			{"huge body", u.IDToken, with(func(m map[string]any) { m[firstField] = strings.Repeat("x", 200_000) }), callable.InvalidArgument},
-			{"no token", "", with(func(map[string]any) {}), callable.Unauthenticated},
-			{"malformed token", "a.b", with(func(map[string]any) {}), callable.Unauthenticated},
-			{"wrong-project token", forgeToken("demo-elsewhere", u.UID), with(func(map[string]any) {}), callable.Unauthenticated},
-			{"expired token", expired, with(func(map[string]any) {}), callable.Unauthenticated},
 		}
+		var tests []test
+		// Every field, in a fixed order.
+		for _, field := range slices.Sorted(maps.Keys(data)) {
+			tests = append(tests,
+				test{"missing " + field, u.IDToken, with(func(m map[string]any) { delete(m, field) }), callable.InvalidArgument},
+				test{"wrong type " + field, u.IDToken, with(func(m map[string]any) { m[field] = 42 }), callable.InvalidArgument},
+				test{"empty " + field, u.IDToken, with(func(m map[string]any) { m[field] = "" }), callable.InvalidArgument},
+				test{"path in " + field, u.IDToken, with(func(m map[string]any) { m[field] = "a/b" }), callable.InvalidArgument},
+				test{"huge " + field, u.IDToken, with(func(m map[string]any) { m[field] = strings.Repeat("x", 200_000) }), callable.InvalidArgument},
+			)
+		}
+		tests = append(tests,
+			test{"extra field", u.IDToken, with(func(m map[string]any) { m["admin"] = true }), callable.InvalidArgument},
+			test{"data not an object", u.IDToken, `{"data":"x"}`, callable.InvalidArgument},
+			test{"no token", "", with(func(map[string]any) {}), callable.Unauthenticated},
+			test{"malformed token", "a.b", with(func(map[string]any) {}), callable.Unauthenticated},
+			test{"wrong-project token", forgeToken("demo-elsewhere", u.UID), with(func(map[string]any) {}), callable.Unauthenticated},
+			test{"expired token", expired, with(func(map[string]any) {}), callable.Unauthenticated},
+		)
 		for _, tt := range tests {
 			t.Run(name+"/"+tt.name, func(t *testing.T) {
 				err := env.Callables.CallRaw(context.Background(), name, tt.token, []byte(tt.body), nil)
@@ -502,6 +517,30 @@ func TestCallableBadInput(t *testing.T) {
 			})
 		}
 	}
+	require.NoError(t, env.WaitDeliveries(ctx))
+	require.Equal(t, before, sessionState(t, ctx, callID, sid), "a refused call changed something")
+}
+
+// sessionState is what a session callable could change: the call's
+// sessions and, for one session, its document and its events.
+func sessionState(t *testing.T, ctx context.Context, callID, sessionID string) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	sessionsOfCall, err := env.Admin.Collection(model.SessionsCollection).Where(model.FieldCallID, "==", callID).Documents(ctx).GetAll()
+	require.NoError(t, err)
+	out["sessions of the call"] = len(sessionsOfCall)
+	snap, err := env.Admin.Collection(model.SessionsCollection).Doc(sessionID).Get(ctx)
+	require.NoError(t, err)
+	out["session"] = snap.Data()
+	evs, err := eventsOf(sessionID).Documents(ctx).GetAll()
+	require.NoError(t, err)
+	var ids []string
+	for _, d := range evs {
+		ids = append(ids, d.Ref.ID)
+	}
+	slices.Sort(ids)
+	out["events"] = ids
+	return out
 }
 
 // TestAbuseLimits: participants per session and sessions created per user

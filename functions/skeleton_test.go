@@ -12,20 +12,20 @@ import (
 
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	"github.com/pajama-app/sharedexperiences/shared/callable"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // seedSession writes a call and an active session as the call service and
 // the functions would, and returns the session id.
 func seedSession(t testing.TB, ctx context.Context, callID string, participants ...string) string {
 	t.Helper()
-	_, err := env.Admin.Collection(sessions.CallsCollection).Doc(callID).Set(ctx, map[string]any{"members": participants})
+	_, err := env.Admin.Collection(model.CallsCollection).Doc(callID).Set(ctx, map[string]any{"members": participants})
 	require.NoError(t, err)
 	id := emulatortest.ID("s")
 	now := time.Now()
-	_, err = env.Admin.Collection(sessions.SessionsCollection).Doc(id).Set(ctx, sessions.Session{
+	_, err = env.Admin.Collection(model.SessionsCollection).Doc(id).Set(ctx, model.Session{
 		ID: id, CallID: callID, ExperienceID: "co_reading", OwnerID: participants[0],
-		Status: sessions.StatusActive, Participants: participants,
+		Status: model.StatusActive, Participants: participants,
 		CreatedAt: now, UpdatedAt: now, LastActivityAt: now,
 	})
 	require.NoError(t, err)
@@ -62,7 +62,7 @@ func TestWalkingSkeleton(t *testing.T) {
 	ctx := context.Background()
 	alice := env.NewUser(t)
 	sessionID := seedSession(t, ctx, emulatortest.ID("call"), alice.UID)
-	events := env.Admin.Collection(sessions.SessionsCollection).Doc(sessionID).Collection(sessions.EventsCollection)
+	events := env.Admin.Collection(model.SessionsCollection).Doc(sessionID).Collection(model.EventsCollection)
 
 	for i, raw := range []bool{false, true} {
 		t.Run(fmt.Sprintf("eventarcRaw=%v", raw), func(t *testing.T) {
@@ -79,9 +79,9 @@ func TestWalkingSkeleton(t *testing.T) {
 			require.EqualValues(t, i+1, got["sequenceNumber"])
 		})
 	}
-	snap, err := env.Admin.Collection(sessions.SessionsCollection).Doc(sessionID).Get(ctx)
+	snap, err := env.Admin.Collection(model.SessionsCollection).Doc(sessionID).Get(ctx)
 	require.NoError(t, err)
-	var sess sessions.Session
+	var sess model.Session
 	require.NoError(t, snap.DataTo(&sess))
 	require.EqualValues(t, 2, sess.LastEventSequenceNumber)
 }
@@ -111,7 +111,7 @@ func TestCallableSkeleton(t *testing.T) {
 	sessionID := seedSession(t, ctx, callID, alice.UID)
 
 	var res struct {
-		Sessions []sessions.Session `json:"sessions"`
+		Sessions []model.Session `json:"sessions"`
 	}
 	require.NoError(t, env.Callables.Call(ctx, "discoverSessions", alice.IDToken, map[string]any{"callId": callID}, &res))
 	require.Len(t, res.Sessions, 1)
@@ -150,7 +150,7 @@ func TestScheduleOnDemand(t *testing.T) {
 	u := env.NewUser(t)
 	stale := seedSession(t, ctx, emulatortest.ID("call"), u.UID)
 	fresh := seedSession(t, ctx, emulatortest.ID("call"), u.UID)
-	_, err := env.Admin.Collection(sessions.SessionsCollection).Doc(stale).Update(ctx, []firestore.Update{
+	_, err := env.Admin.Collection(model.SessionsCollection).Doc(stale).Update(ctx, []firestore.Update{
 		{Path: "lastActivityAt", Value: time.Now().Add(-2 * time.Hour)},
 	})
 	require.NoError(t, err)
@@ -158,8 +158,8 @@ func TestScheduleOnDemand(t *testing.T) {
 	_, err = env.RunSchedule(ctx, "closeStaleSessions")
 	require.NoError(t, err)
 
-	for id, want := range map[string]string{stale: sessions.StatusInactive, fresh: sessions.StatusActive} {
-		snap, err := env.Admin.Collection(sessions.SessionsCollection).Doc(id).Get(ctx)
+	for id, want := range map[string]string{stale: model.StatusInactive, fresh: model.StatusActive} {
+		snap, err := env.Admin.Collection(model.SessionsCollection).Doc(id).Get(ctx)
 		require.NoError(t, err)
 		require.Equal(t, want, snap.Data()["status"], id)
 	}

@@ -11,15 +11,16 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pajama-app/sharedexperiences/emulator"
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	"github.com/pajama-app/sharedexperiences/functions"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
 
 func readSnapshot(t testing.TB, ctx context.Context, sessionID string) *snapshots.Snapshot {
 	t.Helper()
-	s, err := snapshots.Read(ctx, nil, env.Admin.Collection(sessions.SessionsCollection).Doc(sessionID))
+	s, err := snapshots.Read(ctx, nil, env.Admin.Collection(model.SessionsCollection).Doc(sessionID))
 	require.NoError(t, err)
 	return s
 }
@@ -143,7 +144,7 @@ func TestPresence(t *testing.T) {
 		_, err := call[functions.JoinSessionResult](t, u, "joinSession", map[string]any{"sessionId": sid})
 		require.NoError(t, err)
 	}
-	presence := env.Admin.Collection(sessions.SessionsCollection).Doc(sid).Collection(sessions.PresenceCollection)
+	presence := env.Admin.Collection(model.SessionsCollection).Doc(sid).Collection(model.PresenceCollection)
 	heartbeat := func(u emulatortest.User, at time.Time) {
 		_, err := presence.Doc(u.UID).Set(ctx, map[string]any{"lastSeenAt": at})
 		require.NoError(t, err)
@@ -159,15 +160,15 @@ func TestPresence(t *testing.T) {
 	s := contract(t, ctx, sid)
 	require.Equal(t, []string{b.UID, c.UID}, s.Participants)
 	require.Equal(t, b.UID, s.OwnerID, "the longest-present participant owns it now")
-	require.Equal(t, sessions.StatusActive, s.Status)
+	require.Equal(t, model.StatusActive, s.Status)
 
 	heartbeat(b, time.Now().Add(-time.Hour))
 	heartbeat(c, time.Now().Add(-time.Hour))
 	_, err = env.RunSchedule(ctx, "checkPresence")
 	require.NoError(t, err)
 	s = contract(t, ctx, sid)
-	require.Equal(t, sessions.StatusInactive, s.Status)
-	require.Equal(t, sessions.EndReasonAbsent, s.EndReason)
+	require.Equal(t, model.StatusInactive, s.Status)
+	require.Equal(t, model.EndReasonAbsent, s.EndReason)
 
 	require.Equal(t, []string{
 		"participant_joined", "participant_joined", "participant_joined",
@@ -203,14 +204,14 @@ func TestEndedSessionCleanup(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(body, &summary))
 	require.Contains(t, summary.Finalized, sid, "failed: %v", summary.Failed)
-	sessRef := env.Admin.Collection(sessions.SessionsCollection).Doc(sid)
+	sessRef := env.Admin.Collection(model.SessionsCollection).Doc(sid)
 	snap, err := sessRef.Get(ctx)
 	require.NoError(t, err)
 	expireAt, ok := snap.Data()["expireAt"].(time.Time)
 	require.True(t, ok)
 	require.True(t, expireAt.After(*ended.Session.EndedAt))
 	require.Equal(t, true, snap.Data()["finalized"])
-	for _, col := range []string{sessions.EventsCollection, snapshots.Collection} {
+	for _, col := range []string{model.EventsCollection, model.SnapshotsCollection} {
 		docs, err := sessRef.Collection(col).Documents(ctx).GetAll()
 		require.NoError(t, err)
 		require.NotEmpty(t, docs)
@@ -218,7 +219,7 @@ func TestEndedSessionCleanup(t *testing.T) {
 			require.Equal(t, expireAt, d.Data()["expireAt"], "%s/%s", col, d.Ref.ID)
 		}
 	}
-	for _, col := range []string{sessions.PresenceCollection, "server"} {
+	for _, col := range []string{model.PresenceCollection, "server"} {
 		docs, err := sessRef.Collection(col).Documents(ctx).GetAll()
 		require.NoError(t, err)
 		require.Empty(t, docs, col)
@@ -238,8 +239,8 @@ func TestOversizedStateDoesNotStopCompaction(t *testing.T) {
 	run := emulatortest.ID("")
 	seed := func(id, experienceID string, evs []map[string]any) {
 		now := time.Now()
-		_, err := env.Admin.Collection(sessions.SessionsCollection).Doc(id).Set(ctx, sessions.Session{
-			ID: id, CallID: callID, ExperienceID: experienceID, OwnerID: owner.UID, Status: sessions.StatusActive,
+		_, err := env.Admin.Collection(model.SessionsCollection).Doc(id).Set(ctx, model.Session{
+			ID: id, CallID: callID, ExperienceID: experienceID, OwnerID: owner.UID, Status: model.StatusActive,
 			Participants: []string{owner.UID}, LastEventSequenceNumber: int64(len(evs)),
 			CreatedAt: now, UpdatedAt: now, LastActivityAt: now,
 		})
@@ -268,9 +269,32 @@ func TestOversizedStateDoesNotStopCompaction(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(body, &summary), "%s", body)
 	require.Contains(t, summary.Failed, oversized)
-	snap, err := env.Admin.Collection(sessions.SessionsCollection).Doc(fine).Collection("state_snapshots").Doc("latest").Get(ctx)
+	snap, err := env.Admin.Collection(model.SessionsCollection).Doc(fine).Collection("state_snapshots").Doc("latest").Get(ctx)
 	require.NoError(t, err, "the session after the failing one got no snapshot")
 	require.EqualValues(t, 1, snap.Data()["lastEventSequenceNumber"])
-	_, err = env.Admin.Collection(sessions.SessionsCollection).Doc(oversized).Collection("state_snapshots").Doc("latest").Get(ctx)
+	_, err = env.Admin.Collection(model.SessionsCollection).Doc(oversized).Collection("state_snapshots").Doc("latest").Get(ctx)
 	require.Error(t, err, "an oversized snapshot was written")
+
+	// The consumer acknowledges what no redelivery can fix: acked at the
+	// first delivery, never refused.
+	client, err := pubsub.NewClient(ctx, env.ProjectID)
+	require.NoError(t, err)
+	defer client.Close()
+	pub := client.Publisher(functions.TopicExperienceEvents)
+	defer pub.Stop()
+	msgID, err := pub.Publish(ctx, &pubsub.Message{Data: []byte("{}"), Attributes: map[string]string{
+		"sessionId": oversized, "sequenceNumber": "1000000", "type": "stroke_added", "experienceId": "co_drawing"}}).Get(ctx)
+	require.NoError(t, err)
+	var mine []emulator.PubSubDelivery
+	emulatortest.Eventually(t, 30*time.Second, func() (bool, string) {
+		mine = nil
+		for _, d := range env.PubSubDeliveries()["compactOnEvents"].Recent {
+			if d.MessageID == msgID {
+				mine = append(mine, d)
+			}
+		}
+		return len(mine) > 0, "message not delivered yet"
+	})
+	require.Equal(t, []emulator.PubSubDelivery{{MessageID: msgID, Attempt: 1, Acked: true}}, mine,
+		"the consumer refused the message, so Pub/Sub would redeliver it for good")
 }

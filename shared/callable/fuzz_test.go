@@ -277,3 +277,34 @@ func FuzzDecodeData(f *testing.F) {
 		require.True(t, reflect.DeepEqual(v, w), "%+v != %+v", v, w)
 	})
 }
+
+// FuzzStreamHandler: whatever the body, a streaming call is answered 200
+// with exactly one event, "data: " and one line of JSON holding either
+// result or error, as the SDK's line reader needs.
+func FuzzStreamHandler(f *testing.F) {
+	for _, seed := range []string{`{"data":{"name":"n"}}`, `{"data":{"name":"boom"}}`, `{"data":{"name":"exists"}}`, `{}`, "\x00", `{"data":{"name":"a\nb"}}`, `{"data":{"name":"\u2028"}}`} {
+		f.Add(seed)
+	}
+	h := newTestHandler()
+	f.Fuzz(func(t *testing.T, body string) {
+		req := httptest.NewRequest(http.MethodPost, "/echo", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Authorization", "Bearer good-alice")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		require.Equal(t, http.StatusOK, rec.Code)
+		out := rec.Body.String()
+		event, ok := strings.CutPrefix(out, "data: ")
+		require.True(t, ok, "%q", out)
+		event, ok = strings.CutSuffix(event, "\n\n")
+		require.True(t, ok, "%q", out)
+		require.NotContains(t, event, "\n")
+		var got map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal([]byte(event), &got), out)
+		require.Len(t, got, 1)
+		_, isResult := got["result"]
+		_, isError := got["error"]
+		require.True(t, isResult || isError, out)
+	})
+}

@@ -21,6 +21,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pajama-app/sharedexperiences/shared/events"
+	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
+	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
 // Config is the backend's configuration. The zero value is not useful; start
@@ -86,39 +90,137 @@ type Config struct {
 	// Without it a revoked token is good until it expires, up to an hour.
 	CheckTokenRevocation bool
 
+	// EnforceAppCheck makes every callable refuse calls without a valid
+	// Firebase App Check token (X-Firebase-AppCheck) as UNAUTHENTICATED
+	// (ENFORCE_APP_CHECK). Off, a token that is sent is still verified and
+	// its outcome logged, so the share of verified calls can be watched
+	// before enforcing. The local stack has no App Check service: on, it
+	// needs the network for App Check's keys, and apps need real tokens.
+	EnforceAppCheck bool
+
 	// AuthEmulatorHost is FIREBASE_AUTH_EMULATOR_HOST; only ever non-empty for
 	// a demo- project.
 	AuthEmulatorHost string
 }
 
-// Default returns the configuration used when no variable is set.
+// Default returns the configuration used when no variable is set. The
+// limits are the domain packages' own defaults, so they are written once.
 func Default() Config {
+	seq, store := events.DefaultOptions(), sessions.DefaultOptions()
 	return Config{
 		Region:            "us-central1",
 		PublishEvents:     true,
 		SnapshotsEnabled:  true,
 		StaleSessionAfter: 2 * time.Hour,
 		PresenceGrace:     30 * time.Second,
-		MaxEventBytes:     16 << 10,
+		MaxEventBytes:     seq.MaxEventBytes,
 
 		CompactionThreshold:   500,
 		EventRetention:        24 * time.Hour,
-		EndedSessionRetention: 30 * 24 * time.Hour,
+		EndedSessionRetention: store.EndedRetention,
 		CleanupGrace:          5 * time.Minute,
 		PendingSweepAge:       2 * time.Minute,
-		MaxParticipants:       50,
+		MaxParticipants:       store.MaxParticipants,
 
-		SessionsPerUserPerMinute: 10,
+		SessionsPerUserPerMinute: int(store.CreateLimit.Burst),
 
-		SenderEventsPerSecond:  20,
-		SessionEventsPerSecond: 100,
+		SenderEventsPerSecond:  seq.SenderLimit.PerSecond,
+		SessionEventsPerSecond: seq.SessionLimit.PerSecond,
 
 		CheckTokenRevocation: true,
 	}
 }
 
+// SequencerOptions are the event pipeline's settings.
+func (c Config) SequencerOptions() *events.Options {
+	return &events.Options{
+		MaxEventBytes: c.MaxEventBytes,
+		SenderLimit:   events.EventLimit(c.SenderEventsPerSecond),
+		SessionLimit:  events.EventLimit(c.SessionEventsPerSecond),
+	}
+}
+
+// StoreOptions are the sessions' settings; knownExperience says which
+// experience ids exist.
+func (c Config) StoreOptions(knownExperience func(string) bool) *sessions.Options {
+	return &sessions.Options{
+		KnownExperience: knownExperience,
+		MaxParticipants: c.MaxParticipants,
+		CreateLimit:     ratelimit.PerMinute(c.SessionsPerUserPerMinute),
+		EndedRetention:  c.EndedSessionRetention,
+	}
+}
+
 // ErrInvalid reports a setting that cannot be used.
 var ErrInvalid = errors.New("config: invalid setting")
+
+// Setting is one environment variable of the backend: the one table from
+// which FromLookup parses, the runner passes variables through, and the
+// README documents them (a test holds the README to it).
+type Setting struct {
+	// Name is the environment variable.
+	Name string
+	// Help says what it does, as the README's configuration table does.
+	Help string
+	// field points into a Config at what the variable sets: a *string,
+	// *bool, *int, *float64 or *time.Duration.
+	field func(*Config) any
+}
+
+// Default is the setting's value in [Default], as it is written in the
+// environment.
+func (s Setting) Default() string {
+	c := Default()
+	switch v := s.field(&c).(type) {
+	case *string:
+		return *v
+	case *bool:
+		return strconv.FormatBool(*v)
+	case *int:
+		return strconv.Itoa(*v)
+	case *float64:
+		return strconv.FormatFloat(*v, 'g', -1, 64)
+	case *time.Duration:
+		return shortDuration(*v)
+	}
+	return ""
+}
+
+// shortDuration writes 24h for 24h0m0s, as a person would.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
+
+// Settings lists the backend's own settings (not the project id, nor the
+// emulator hosts the Google clients read themselves).
+func Settings() []Setting {
+	return []Setting{
+		{"FUNCTION_REGION", "where the functions run", func(c *Config) any { return &c.Region }},
+		{"PUBLISH_EVENTS", "Pub/Sub fan-out on/off (the seed's `enablePubSub`)", func(c *Config) any { return &c.PublishEvents }},
+		{"SNAPSHOTS_ENABLED", "server compaction on/off", func(c *Config) any { return &c.SnapshotsEnabled }},
+		{"COMPACTION_THRESHOLD", "the Pub/Sub consumer compacts every this many accepted events", func(c *Config) any { return &c.CompactionThreshold }},
+		{"EVENT_RETENTION", "covered events older than this are pruned after a compaction", func(c *Config) any { return &c.EventRetention }},
+		{"PRESENCE_GRACE", "a participant silent this long has left", func(c *Config) any { return &c.PresenceGrace }},
+		{"STALE_SESSION_AFTER", "end a session with no activity for this long", func(c *Config) any { return &c.StaleSessionAfter }},
+		{"ENDED_SESSION_RETENTION", "an ended session's `expireAt`, for the TTL policies", func(c *Config) any { return &c.EndedSessionRetention }},
+		{"CLEANUP_GRACE", "wait this long after the end before finalizing a session", func(c *Config) any { return &c.CleanupGrace }},
+		{"PENDING_SWEEP_AGE", "`sweepPendingEvents` decides events still undecided this long after their commit", func(c *Config) any { return &c.PendingSweepAge }},
+		{"MAX_EVENT_BYTES", "largest accepted event", func(c *Config) any { return &c.MaxEventBytes }},
+		{"SENDER_EVENTS_PER_SECOND", "sustained events per sender (bursts of twice as many)", func(c *Config) any { return &c.SenderEventsPerSecond }},
+		{"SESSION_EVENTS_PER_SECOND", "sustained events per session (bursts of twice as many)", func(c *Config) any { return &c.SessionEventsPerSecond }},
+		{"MAX_PARTICIPANTS", "participants per session", func(c *Config) any { return &c.MaxParticipants }},
+		{"SESSIONS_PER_USER_PER_MINUTE", "`createSession` calls per user (bursts of as many)", func(c *Config) any { return &c.SessionsPerUserPerMinute }},
+		{"CHECK_TOKEN_REVOCATION", "the calls that change a session refuse ID tokens revoked since issue (one Auth lookup per call; see Security)", func(c *Config) any { return &c.CheckTokenRevocation }},
+		{"ENFORCE_APP_CHECK", "every callable refuses calls without a valid App Check token (`UNAUTHENTICATED`); off, a token that is sent is verified and logged only ([App Check](#app-check))", func(c *Config) any { return &c.EnforceAppCheck }},
+	}
+}
 
 // FromEnv reads the configuration from the process environment.
 func FromEnv() (Config, error) { return FromLookup(os.LookupEnv) }
@@ -129,22 +231,20 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	c := Default()
 	r := reader{lookup: lookup}
 	c.ProjectID = r.str("GOOGLE_CLOUD_PROJECT", r.str("GCLOUD_PROJECT", ""))
-	c.Region = r.str("FUNCTION_REGION", c.Region)
-	c.PublishEvents = r.boolean("PUBLISH_EVENTS", c.PublishEvents)
-	c.SnapshotsEnabled = r.boolean("SNAPSHOTS_ENABLED", c.SnapshotsEnabled)
-	c.StaleSessionAfter = r.duration("STALE_SESSION_AFTER", c.StaleSessionAfter)
-	c.PresenceGrace = r.duration("PRESENCE_GRACE", c.PresenceGrace)
-	c.MaxEventBytes = r.integer("MAX_EVENT_BYTES", c.MaxEventBytes)
-	c.CompactionThreshold = r.integer("COMPACTION_THRESHOLD", c.CompactionThreshold)
-	c.EventRetention = r.duration("EVENT_RETENTION", c.EventRetention)
-	c.EndedSessionRetention = r.duration("ENDED_SESSION_RETENTION", c.EndedSessionRetention)
-	c.MaxParticipants = r.integer("MAX_PARTICIPANTS", c.MaxParticipants)
-	c.CleanupGrace = r.duration("CLEANUP_GRACE", c.CleanupGrace)
-	c.PendingSweepAge = r.duration("PENDING_SWEEP_AGE", c.PendingSweepAge)
-	c.SessionsPerUserPerMinute = r.integer("SESSIONS_PER_USER_PER_MINUTE", c.SessionsPerUserPerMinute)
-	c.SenderEventsPerSecond = r.float("SENDER_EVENTS_PER_SECOND", c.SenderEventsPerSecond)
-	c.SessionEventsPerSecond = r.float("SESSION_EVENTS_PER_SECOND", c.SessionEventsPerSecond)
-	c.CheckTokenRevocation = r.boolean("CHECK_TOKEN_REVOCATION", c.CheckTokenRevocation)
+	for _, s := range Settings() {
+		switch v := s.field(&c).(type) {
+		case *string:
+			*v = r.str(s.Name, *v)
+		case *bool:
+			*v = r.boolean(s.Name, *v)
+		case *int:
+			*v = r.integer(s.Name, *v)
+		case *float64:
+			*v = r.float(s.Name, *v)
+		case *time.Duration:
+			*v = r.duration(s.Name, *v)
+		}
+	}
 	c.AuthEmulatorHost = r.str("FIREBASE_AUTH_EMULATOR_HOST", "")
 	if r.err != nil {
 		return Config{}, r.err
@@ -177,10 +277,11 @@ func (c Config) Validate() error {
 // Variables lists the environment variables FromEnv reads for the
 // backend's own settings, so a runner can pass exactly these through.
 func Variables() []string {
-	return []string{"FUNCTION_REGION", "PUBLISH_EVENTS", "SNAPSHOTS_ENABLED", "STALE_SESSION_AFTER",
-		"PRESENCE_GRACE", "MAX_EVENT_BYTES", "SENDER_EVENTS_PER_SECOND", "SESSION_EVENTS_PER_SECOND",
-		"COMPACTION_THRESHOLD", "EVENT_RETENTION", "ENDED_SESSION_RETENTION", "MAX_PARTICIPANTS", "CLEANUP_GRACE",
-		"SESSIONS_PER_USER_PER_MINUTE", "PENDING_SWEEP_AGE", "CHECK_TOKEN_REVOCATION"}
+	var names []string
+	for _, s := range Settings() {
+		names = append(names, s.Name)
+	}
+	return names
 }
 
 // IsDemoProject reports whether id names an emulator-only project.

@@ -1,6 +1,10 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,6 +27,10 @@ func TestFromLookup(t *testing.T) {
 			require.True(t, c.PublishEvents)
 			require.Equal(t, "us-central1", c.Region)
 			require.True(t, c.CheckTokenRevocation)
+			require.False(t, c.EnforceAppCheck, "App Check is enforced only when asked")
+		}},
+		{"app check enforced", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "ENFORCE_APP_CHECK": "true"}, false, func(t *testing.T, c Config) {
+			require.True(t, c.EnforceAppCheck)
 		}},
 		{"revocation off", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "CHECK_TOKEN_REVOCATION": "false"}, false, func(t *testing.T, c Config) {
 			require.False(t, c.CheckTokenRevocation)
@@ -55,4 +63,62 @@ func TestFromLookup(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSettingsTable: every setting parses into its own field, and the
+// README's configuration table documents each one with its default.
+func TestSettingsTable(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	rows := map[string][]string{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 4 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		rows[strings.Trim(strings.TrimSpace(cells[1]), "`")] = cells
+	}
+	seen := map[string]bool{}
+	for _, s := range Settings() {
+		require.False(t, seen[s.Name], "%s listed twice", s.Name)
+		seen[s.Name] = true
+		cells, ok := rows[s.Name]
+		require.True(t, ok, "README's configuration table lacks %s", s.Name)
+		require.True(t, strings.HasPrefix(strings.TrimSpace(cells[3]), "`"+s.Default()+"`"),
+			"README gives %s the default %q; the code has %q", s.Name, strings.TrimSpace(cells[3]), s.Default())
+
+		// Setting the variable changes its field and nothing else.
+		c := Default()
+		var value string
+		switch s.field(&c).(type) {
+		case *string:
+			value = "elsewhere-1"
+		case *bool:
+			value = strconv.FormatBool(!*s.field(&c).(*bool))
+		case *int:
+			value = "7"
+		case *float64:
+			value = "3.5"
+		case *time.Duration:
+			value = "7s"
+		}
+		got, err := FromLookup(lookup(map[string]string{"GOOGLE_CLOUD_PROJECT": "p", s.Name: value}))
+		require.NoError(t, err, s.Name)
+		want := Default()
+		want.ProjectID = "p"
+		switch f := s.field(&want).(type) {
+		case *string:
+			*f = value
+		case *bool:
+			*f = !*f
+		case *int:
+			*f = 7
+		case *float64:
+			*f = 3.5
+		case *time.Duration:
+			*f = 7 * time.Second
+		}
+		require.Equal(t, want, got, s.Name)
+	}
+	require.Equal(t, len(Settings()), len(Variables()))
 }

@@ -12,12 +12,13 @@ import (
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	. "github.com/pajama-app/sharedexperiences/shared/events"
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
 func eventsCol(fs *firestore.Client, sessionID string) *firestore.CollectionRef {
-	return fs.Collection(sessions.SessionsCollection).Doc(sessionID).Collection(sessions.EventsCollection)
+	return fs.Collection(model.SessionsCollection).Doc(sessionID).Collection(model.EventsCollection)
 }
 
 // writeJunk writes a malformed event that still has a usable order: a
@@ -59,7 +60,7 @@ func TestJunkCannotFreezeASession(t *testing.T) {
 			// in O(junk / BatchSize) runs.
 			out, err := seq.Sequence(runCtx, sessionID, "valid")
 			require.NoError(t, err, "the valid event after %d junk events", junk)
-			require.Equal(t, StatusAccepted, out.Status)
+			require.Equal(t, model.EventAccepted, out.Status)
 			require.EqualValues(t, 1, out.SequenceNumber)
 			st := seq.Stats.Snapshot()
 			require.LessOrEqual(t, st.Transactions, int64(junk/batch+1), "junk must cost O(junk/BatchSize) runs: %+v", st)
@@ -68,7 +69,7 @@ func TestJunkCannotFreezeASession(t *testing.T) {
 			for i := range junk {
 				out, err := seq.Sequence(runCtx, sessionID, fmt.Sprintf("j%03d", i))
 				require.NoError(t, err)
-				require.Equal(t, StatusRejected, out.Status)
+				require.Equal(t, model.EventRejected, out.Status)
 				require.Equal(t, ReasonMalformed, out.Reason)
 			}
 			// And junk arriving first, in a fresh session, never holds the
@@ -84,7 +85,7 @@ func TestJunkCannotFreezeASession(t *testing.T) {
 			}
 			out, err = seq.Sequence(runCtx, sessionID, "valid")
 			require.NoError(t, err)
-			require.Equal(t, StatusAccepted, out.Status)
+			require.Equal(t, model.EventAccepted, out.Status)
 		})
 	}
 }
@@ -116,7 +117,7 @@ func TestEventWithoutOrderDoesNotBlock(t *testing.T) {
 	}
 	out, err := seq.Sequence(runCtx, sessionID, "valid")
 	require.NoError(t, err)
-	require.Equal(t, StatusAccepted, out.Status)
+	require.Equal(t, model.EventAccepted, out.Status)
 }
 
 // script is a history of session changes and client events, played against
@@ -180,7 +181,7 @@ func TestOutcomesFixedAtCommitTime(t *testing.T) {
 	play := func(t *testing.T, sc script, late bool) []map[string]any {
 		store := sessions.NewStore(fs, nil)
 		callID := emulatortest.ID("call")
-		_, err := fs.Collection(sessions.CallsCollection).Doc(callID).Set(ctx, map[string]any{"members": []string{"u1", "u2"}})
+		_, err := fs.Collection(model.CallsCollection).Doc(callID).Set(ctx, map[string]any{"members": []string{"u1", "u2"}})
 		require.NoError(t, err)
 		sess, err := store.Create(ctx, "u1", callID, "co_reading")
 		require.NoError(t, err)
@@ -223,12 +224,12 @@ func TestOutcomesFixedAtCommitTime(t *testing.T) {
 			// experience_ended, when there is one, is the last accepted event.
 			last := map[string]any(nil)
 			for _, m := range prompt {
-				if m["status"] == StatusAccepted {
+				if m["status"] == model.EventAccepted {
 					last = m
 				}
 			}
 			for _, m := range prompt {
-				if m["type"] == experiences.ExperienceEnded {
+				if m["type"] == model.ExperienceEnded {
 					require.Equal(t, m, last, "experience_ended is not the last accepted event")
 				}
 			}
@@ -265,7 +266,7 @@ func TestSweepDecidesLostTriggers(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, docs, 4)
 		for i, d := range docs {
-			require.Equal(t, StatusAccepted, d.Data()["status"])
+			require.Equal(t, model.EventAccepted, d.Data()["status"])
 			require.EqualValues(t, i+1, d.Data()["sequenceNumber"])
 		}
 	}

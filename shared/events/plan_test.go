@@ -7,8 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
 var t0 = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
@@ -20,45 +20,45 @@ func testRules() rules {
 }
 
 // ev is a valid co_reading client event at t0+ms.
-func ev(id, sender string, ms int) Event {
-	return Event{DocID: id, ID: id, Type: "page_changed", SenderID: sender, Data: map[string]string{"pageIndex": "1"},
-		ClientSequenceNumber: int64(ms), CreatedAt: t0.Add(time.Duration(ms) * time.Millisecond), size: 100}
+func ev(id, sender string, ms int) model.Event {
+	return model.Event{DocID: id, ID: id, Type: "page_changed", SenderID: sender, Data: map[string]string{"pageIndex": "1"},
+		ClientSequenceNumber: int64(ms), CreatedAt: t0.Add(time.Duration(ms) * time.Millisecond), Size: 100}
 }
 
-func sys(id, typ, uid string, ms int) Event {
-	e := ev(id, sessions.SystemSender, ms)
-	e.Type, e.Origin, e.Data = typ, OriginServer, map[string]string{"userId": uid}
+func sys(id, typ, uid string, ms int) model.Event {
+	e := ev(id, model.SystemSender, ms)
+	e.Type, e.Origin, e.Data = typ, model.OriginServer, map[string]string{"userId": uid}
 	return e
 }
 
-func with(e Event, f func(*Event)) Event { f(&e); return e }
+func with(e model.Event, f func(*model.Event)) model.Event { f(&e); return e }
 
 func TestDecideReasons(t *testing.T) {
-	st := sequencerState{Ordered: true, Members: []string{"u1"}, Senders: map[string]*ratelimit.Bucket{}}
+	st := model.SequencerState{Ordered: true, Members: []string{"u1"}, Senders: map[string]*ratelimit.Bucket{}}
 	tests := []struct {
 		name string
-		e    Event
+		e    model.Event
 		want RejectReason // "" is accepted
 	}{
 		{"valid", ev("a", "u1", 0), ""},
-		{"malformed first", with(ev("a", "u9", 0), func(e *Event) { e.malformed = ErrMalformed; e.ID = "x"; e.size = 1 << 20 }), ReasonMalformed},
-		{"id mismatch before size", with(ev("a", "u1", 0), func(e *Event) { e.ID = "x"; e.size = 1 << 20 }), ReasonIDMismatch},
-		{"too large before type", with(ev("a", "u1", 0), func(e *Event) { e.size = 1 << 20; e.Type = "participant_left" }), ReasonTooLarge},
-		{"system type from a client", with(ev("a", "u1", 0), func(e *Event) { e.Type = "participant_left" }), ReasonSystemReserved},
+		{"malformed first", with(ev("a", "u9", 0), func(e *model.Event) { e.Malformed = model.ErrMalformed; e.ID = "x"; e.Size = 1 << 20 }), ReasonMalformed},
+		{"id mismatch before size", with(ev("a", "u1", 0), func(e *model.Event) { e.ID = "x"; e.Size = 1 << 20 }), ReasonIDMismatch},
+		{"too large before type", with(ev("a", "u1", 0), func(e *model.Event) { e.Size = 1 << 20; e.Type = "participant_left" }), ReasonTooLarge},
+		{"system type from a client", with(ev("a", "u1", 0), func(e *model.Event) { e.Type = "participant_left" }), ReasonSystemReserved},
 		{"not a participant", ev("a", "u9", 0), ReasonNotParticipant},
-		{"unknown type", with(ev("a", "u1", 0), func(e *Event) { e.Type = "dance" }), ReasonUnknownType},
-		{"invalid data", with(ev("a", "u1", 0), func(e *Event) { e.Data = map[string]string{"pageIndex": "ten"} }), ReasonInvalidData},
-		{"server event accepted", sys("a", experiences.ParticipantJoined, "u2", 0), ""},
+		{"unknown type", with(ev("a", "u1", 0), func(e *model.Event) { e.Type = "dance" }), ReasonUnknownType},
+		{"invalid data", with(ev("a", "u1", 0), func(e *model.Event) { e.Data = map[string]string{"pageIndex": "ten"} }), ReasonInvalidData},
+		{"server event accepted", sys("a", model.ParticipantJoined, "u2", 0), ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := st.clone()
+			s := cloneState(st)
 			out := decide("co_reading", &s, tt.e, testRules())
 			if tt.want == "" {
-				require.Equal(t, StatusAccepted, out.Status)
+				require.Equal(t, model.EventAccepted, out.Status)
 				return
 			}
-			require.Equal(t, Outcome{Status: StatusRejected, Reason: tt.want}, out)
+			require.Equal(t, Outcome{Status: model.EventRejected, Reason: tt.want}, out)
 		})
 	}
 }
@@ -68,24 +68,24 @@ func TestDecideReasons(t *testing.T) {
 func TestDecideBatchMembershipInOrder(t *testing.T) {
 	// The session document as it is when the (late) run happens: u2 left,
 	// then the session ended.
-	now := sessions.Session{ExperienceID: "co_reading", Status: sessions.StatusInactive, Participants: nil}
-	window := []Event{
-		sys("s1", experiences.ParticipantJoined, "u1", 0),
+	now := model.Session{ExperienceID: "co_reading", Status: model.StatusInactive, Participants: nil}
+	window := []model.Event{
+		sys("s1", model.ParticipantJoined, "u1", 0),
 		ev("c1", "u2", 1), // before u2 joined
-		sys("s2", experiences.ParticipantJoined, "u2", 2),
+		sys("s2", model.ParticipantJoined, "u2", 2),
 		ev("c2", "u2", 3),
-		sys("s3", experiences.ParticipantLeft, "u2", 4),
+		sys("s3", model.ParticipantLeft, "u2", 4),
 		ev("c3", "u2", 5), // after u2 left
 		ev("c4", "u1", 6),
-		sys("s4", experiences.ExperienceEnded, "u1", 7),
+		sys("s4", model.ExperienceEnded, "u1", 7),
 		ev("c5", "u1", 8), // after the end
 	}
-	p := decideBatch(now, sequencerState{Ordered: true}, batch{window: window}, testRules())
+	p := decideBatch(now, model.SequencerState{Ordered: true}, batch{window: window}, testRules())
 	got := map[string]string{}
 	var numbers []int64
 	for _, d := range p.decisions {
 		got[d.Event.DocID] = d.Outcome.Status + string(d.Outcome.Reason)
-		if d.Outcome.Status == StatusAccepted {
+		if d.Outcome.Status == model.EventAccepted {
 			numbers = append(numbers, d.Outcome.SequenceNumber)
 		}
 	}
@@ -103,12 +103,12 @@ func TestDecideBatchMembershipInOrder(t *testing.T) {
 // TestDecideBatchCursorPassesWindow: a window of events decided already
 // (by their own triggers) still moves the cursor, so no run repeats it.
 func TestDecideBatchCursorPassesWindow(t *testing.T) {
-	sess := sessions.Session{ExperienceID: "co_reading", Status: sessions.StatusActive, Participants: []string{"u1"}}
-	var window []Event
+	sess := model.Session{ExperienceID: "co_reading", Status: model.StatusActive, Participants: []string{"u1"}}
+	var window []model.Event
 	for i, id := range []string{"j1", "j2", "j3"} {
-		window = append(window, with(ev(id, "u1", i), func(e *Event) { e.Status = StatusRejected; e.malformed = ErrMalformed }))
+		window = append(window, with(ev(id, "u1", i), func(e *model.Event) { e.Status = model.EventRejected; e.Malformed = model.ErrMalformed }))
 	}
-	p := decideBatch(sess, sequencerState{}, batch{window: window, full: true}, testRules())
+	p := decideBatch(sess, model.SequencerState{}, batch{window: window, full: true}, testRules())
 	require.Empty(t, p.decisions)
 	require.True(t, p.moved)
 	require.Equal(t, "j3", p.state.Cursor.EventID)
@@ -123,27 +123,27 @@ func TestDecideBatchCursorPassesWindow(t *testing.T) {
 // TestDecideBatchRateLimit: the sender's bucket is charged only for what
 // it accepts, on createdAt, so a redelivery never changes an outcome.
 func TestDecideBatchRateLimit(t *testing.T) {
-	sess := sessions.Session{ExperienceID: "co_reading", Status: sessions.StatusActive, Participants: []string{"u1"}}
-	window := []Event{
-		with(ev("bad", "u1", 0), func(e *Event) { e.Data = map[string]string{"pageIndex": "x"} }),
+	sess := model.Session{ExperienceID: "co_reading", Status: model.StatusActive, Participants: []string{"u1"}}
+	window := []model.Event{
+		with(ev("bad", "u1", 0), func(e *model.Event) { e.Data = map[string]string{"pageIndex": "x"} }),
 		ev("a", "u1", 1), ev("b", "u1", 2), ev("c", "u1", 3), // burst of 2
 	}
-	p := decideBatch(sess, sequencerState{}, batch{window: window}, testRules())
+	p := decideBatch(sess, model.SequencerState{}, batch{window: window}, testRules())
 	var reasons []string
 	for _, d := range p.decisions {
 		reasons = append(reasons, string(d.Outcome.Reason))
 	}
 	require.Equal(t, []string{"invalid_data", "", "", "rate_limited"}, reasons, "junk is not charged")
-	again := decideBatch(sess, sequencerState{}, batch{window: window}, testRules())
+	again := decideBatch(sess, model.SequencerState{}, batch{window: window}, testRules())
 	require.Equal(t, p.decisions, again.decisions, "pure: the same input decides the same")
 }
 
 // TestDecideBatchUnorderedFirst: events with no order sort first and never
 // move the cursor.
 func TestDecideBatchUnorderedFirst(t *testing.T) {
-	sess := sessions.Session{ExperienceID: "co_reading", Status: sessions.StatusActive, Participants: []string{"u1"}}
-	unordered := with(ev("z", "u1", 0), func(e *Event) { e.CreatedAt = time.Time{}; e.malformed = ErrMalformed })
-	p := decideBatch(sess, sequencerState{}, batch{window: []Event{ev("a", "u1", 1)}, extra: []Event{unordered}}, testRules())
+	sess := model.Session{ExperienceID: "co_reading", Status: model.StatusActive, Participants: []string{"u1"}}
+	unordered := with(ev("z", "u1", 0), func(e *model.Event) { e.CreatedAt = time.Time{}; e.Malformed = model.ErrMalformed })
+	p := decideBatch(sess, model.SequencerState{}, batch{window: []model.Event{ev("a", "u1", 1)}, extra: []model.Event{unordered}}, testRules())
 	require.Equal(t, "z", p.decisions[0].Event.DocID)
 	require.Equal(t, ReasonMalformed, p.decisions[0].Outcome.Reason)
 	require.Equal(t, "a", p.state.Cursor.EventID)

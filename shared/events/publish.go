@@ -5,22 +5,10 @@ import (
 	"fmt"
 
 	"cloud.google.com/go/firestore"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
-
-// The publish cursor lives in a server-only document (no rule matches it),
-// so advancing it costs no write on the contended session document.
-const (
-	serverCollection = "server"
-	publisherDoc     = "publisher"
-)
-
-type publishCursor struct {
-	LastPublishedSequenceNumber int64 `firestore:"lastPublishedSequenceNumber"`
-}
 
 // publish sends the accepted events up to the newest one this run knows of,
 // in sequence order, starting after the cursor: events a crashed or failed
@@ -35,9 +23,9 @@ func (s *Sequencer) publish(ctx context.Context, sessionID string, res runResult
 	if s.pub == nil || upTo == 0 {
 		return nil
 	}
-	sessRef := s.fs.Collection(sessions.SessionsCollection).Doc(sessionID)
-	cursorRef := sessRef.Collection(serverCollection).Doc(publisherDoc)
-	var cur publishCursor
+	sessRef := model.SessionRef(s.fs, sessionID)
+	cursorRef := model.PublisherRef(sessRef)
+	var cur model.PublishCursor
 	snap, err := cursorRef.Get(ctx)
 	s.Stats.add(func(st *Counters) { st.Reads++ })
 	switch {
@@ -57,19 +45,19 @@ func (s *Sequencer) publish(ctx context.Context, sessionID string, res runResult
 	if len(res.accepted) > 0 {
 		first = res.accepted[0].SequenceNumber
 	}
-	var out []Event
+	var out []model.Event
 	if cur.LastPublishedSequenceNumber+1 < first {
-		docs, err := sessRef.Collection(sessions.EventsCollection).
-			Where("sequenceNumber", ">", cur.LastPublishedSequenceNumber).
-			Where("sequenceNumber", "<", first).
-			OrderBy("sequenceNumber", firestore.Asc).
+		docs, err := model.EventsRef(sessRef).
+			Where(model.FieldSequenceNumber, ">", cur.LastPublishedSequenceNumber).
+			Where(model.FieldSequenceNumber, "<", first).
+			OrderBy(model.FieldSequenceNumber, firestore.Asc).
 			Documents(ctx).GetAll()
 		s.Stats.add(func(st *Counters) { st.Reads += int64(max(len(docs), 1)) })
 		if err != nil {
 			return fmt.Errorf("read unpublished events: %w", err)
 		}
 		for _, d := range docs {
-			out = append(out, fromSnapshot(d))
+			out = append(out, model.DecodeEvent(d))
 		}
 	}
 	for _, ev := range res.accepted {
@@ -84,7 +72,7 @@ func (s *Sequencer) publish(ctx context.Context, sessionID string, res runResult
 		if err != nil {
 			return fmt.Errorf("read session for publish: %w", err)
 		}
-		experienceID, _ = snap.Data()["experienceId"].(string)
+		experienceID, _ = snap.Data()[model.FieldExperienceID].(string)
 	}
 	msgs := make([]Accepted, len(out))
 	for i, ev := range out {
@@ -94,7 +82,7 @@ func (s *Sequencer) publish(ctx context.Context, sessionID string, res runResult
 		return fmt.Errorf("publish %d events of session %s: %w", len(msgs), sessionID, err)
 	}
 	s.Stats.add(func(st *Counters) { st.Published += int64(len(msgs)); st.Writes++ })
-	_, err = cursorRef.Set(ctx, publishCursor{LastPublishedSequenceNumber: upTo})
+	_, err = cursorRef.Set(ctx, model.PublishCursor{LastPublishedSequenceNumber: upTo})
 	if err != nil {
 		return fmt.Errorf("advance publish cursor: %w", err)
 	}

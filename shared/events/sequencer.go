@@ -12,8 +12,8 @@ import (
 
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
 // Options tunes a Sequencer; zero fields take the defaults below.
@@ -32,14 +32,28 @@ type Options struct {
 	Clock func() time.Time
 }
 
-// Defaults generous enough for people: 20 events/s per sender and 100 per
-// session sustained, with bursts of twice that.
-var DefaultOptions = Options{
-	BatchSize:     200,
-	MaxEventBytes: 16 << 10,
-	SenderLimit:   ratelimit.Limit{PerSecond: 20, Burst: 40},
-	SessionLimit:  ratelimit.Limit{PerSecond: 100, Burst: 200},
-	MaxAttempts:   20,
+// DefaultOptions are generous enough for people: 20 events/s per sender
+// and 100 per session sustained (see EventLimit for the bursts). BatchSize
+// is capped at MaxBatchSize.
+func DefaultOptions() Options {
+	return Options{
+		BatchSize:     200,
+		MaxEventBytes: 16 << 10,
+		SenderLimit:   EventLimit(20),
+		SessionLimit:  EventLimit(100),
+		MaxAttempts:   20,
+	}
+}
+
+// MaxBatchSize bounds Options.BatchSize: one run writes each decided event
+// and the session in one commit, and Firestore allows 500 writes in one; the
+// margin keeps room for the session and the publish cursor.
+const MaxBatchSize = 450
+
+// EventLimit is the event rate limit for a sustained rate: bursts of twice
+// as many, so a person's quick gestures pass and a flood does not.
+func EventLimit(perSecond float64) ratelimit.Limit {
+	return ratelimit.Limit{PerSecond: perSecond, Burst: 2 * perSecond}
 }
 
 // Outcome is what was decided for one event.
@@ -57,7 +71,7 @@ type Publisher interface {
 
 // Accepted is an accepted event as published.
 type Accepted struct {
-	Event
+	model.Event
 	ExperienceID string
 }
 
@@ -78,10 +92,10 @@ type Sequencer struct {
 
 // NewSequencer returns a Sequencer. pub may be nil to switch the fan-out off.
 func NewSequencer(fs *firestore.Client, reg *experiences.Registry, pub Publisher, opts *Options, log *slog.Logger) *Sequencer {
-	o := DefaultOptions
+	o := DefaultOptions()
 	if opts != nil {
 		if opts.BatchSize > 0 {
-			o.BatchSize = min(opts.BatchSize, 450)
+			o.BatchSize = min(opts.BatchSize, MaxBatchSize)
 		}
 		if opts.MaxEventBytes > 0 {
 			o.MaxEventBytes = opts.MaxEventBytes
@@ -153,8 +167,8 @@ func (s *Sequencer) step(ctx context.Context, lane *lane, sessionID, eventID str
 // runResult is what one transaction decided.
 type runResult struct {
 	decided      map[string]Outcome
-	decisions    []decision // in the order decided, for the log
-	accepted     []Event    // in sequence order
+	decisions    []decision    // in the order decided, for the log
+	accepted     []model.Event // in sequence order
 	experienceID string
 	// more is true when the batch was full and pending events remain.
 	more bool
@@ -182,8 +196,8 @@ var minTimestamp = time.Time{}
 // and the session. Nothing here logs or counts inside the transaction
 // body except reads as they are made; the caller logs what was committed.
 func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResult, error) {
-	sessRef := s.fs.Collection(sessions.SessionsCollection).Doc(sessionID)
-	evCol := sessRef.Collection(sessions.EventsCollection)
+	sessRef := model.SessionRef(s.fs, sessionID)
+	evCol := model.EventsRef(sessRef)
 	var res runResult
 	// Writes count once committed; an aborted attempt's writes never
 	// happened (its reads did, and are counted as they are made).
@@ -203,11 +217,11 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		own, sessSnap := snaps[0], snaps[1]
 		if !own.Exists() {
 			// Deleted after creation (pruned): nothing left to decide.
-			res.decided[eventID] = Outcome{Status: StatusRejected, Reason: ReasonMalformed}
+			res.decided[eventID] = Outcome{Status: model.EventRejected, Reason: ReasonMalformed}
 			res.progressed = true
 			return nil
 		}
-		ownEv := s.compact(fromSnapshot(own))
+		ownEv := s.compact(model.DecodeEvent(own))
 		if ownEv.Status != "" {
 			res.decided[eventID] = outcomeOf(ownEv)
 			res.alreadyDecided = ownEv.SequenceNumber
@@ -215,17 +229,14 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 			return nil
 		}
 		if !sessSnap.Exists() {
-			out := Outcome{Status: StatusRejected, Reason: ReasonUnknownSession}
+			out := Outcome{Status: model.EventRejected, Reason: ReasonUnknownSession}
 			res.decided[eventID] = out
 			res.decisions = []decision{{ownEv, out}}
 			res.progressed = true
 			writes++
-			return tx.Update(evCol.Doc(eventID), decisionUpdates(out))
+			return tx.Update(evCol.Doc(eventID), out.decision().Updates())
 		}
-		var stored struct {
-			sessions.Session
-			Sequencer sequencerState `firestore:"sequencer"`
-		}
+		var stored model.SessionDocument
 		if err := sessSnap.DataTo(&stored); err != nil {
 			return fmt.Errorf("decode session: %w", err)
 		}
@@ -241,7 +252,7 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		for _, d := range p.decisions {
 			res.decided[d.Event.DocID] = d.Outcome
 			writes++
-			if err := tx.Update(evCol.Doc(d.Event.DocID), decisionUpdates(d.Outcome)); err != nil {
+			if err := tx.Update(evCol.Doc(d.Event.DocID), d.Outcome.decision().Updates()); err != nil {
 				return err
 			}
 		}
@@ -250,14 +261,14 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		}
 		// Rejections move only the sequencer's own bookkeeping; the
 		// session's visible fields change when something is accepted.
-		updates := []firestore.Update{{Path: "sequencer", Value: p.state}}
+		updates := []firestore.Update{{Path: model.FieldSequencer, Value: p.state}}
 		if len(p.accepted) > 0 {
 			now := s.now()
 			updates = append(updates,
-				firestore.Update{Path: "updatedAt", Value: now},
-				firestore.Update{Path: "lastEventId", Value: p.lastEventID},
-				firestore.Update{Path: "lastEventSequenceNumber", Value: p.lastSequenceNumber},
-				firestore.Update{Path: "lastActivityAt", Value: now},
+				firestore.Update{Path: model.FieldUpdatedAt, Value: now},
+				firestore.Update{Path: model.FieldLastEventID, Value: p.lastEventID},
+				firestore.Update{Path: model.FieldLastEventSequenceNumber, Value: p.lastSequenceNumber},
+				firestore.Update{Path: model.FieldLastActivityAt, Value: now},
 			)
 		}
 		writes++
@@ -285,13 +296,13 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 // cannot hold it. Events are kept compact while they stream in (see
 // compact), so one run's memory is bounded by BatchSize x MaxEventBytes
 // whatever the pending documents weigh.
-func (s *Sequencer) pending(tx *firestore.Transaction, evCol *firestore.CollectionRef, cur cursor, own Event) (batch, error) {
-	q := evCol.Where("createdAt", ">", minTimestamp).
-		OrderBy("createdAt", firestore.Asc).
-		OrderBy("clientSequenceNumber", firestore.Asc).
+func (s *Sequencer) pending(tx *firestore.Transaction, evCol *firestore.CollectionRef, cur model.Cursor, own model.Event) (batch, error) {
+	q := evCol.Where(model.FieldCreatedAt, ">", minTimestamp).
+		OrderBy(model.FieldCreatedAt, firestore.Asc).
+		OrderBy(model.FieldClientSequenceNumber, firestore.Asc).
 		OrderBy(firestore.DocumentID, firestore.Asc).
 		Limit(s.opts.BatchSize + 1)
-	if !cur.isZero() {
+	if !isZero(cur) {
 		q = q.StartAfter(cur.CreatedAt, cur.ClientSequenceNumber, cur.EventID)
 	}
 	var b batch
@@ -313,14 +324,14 @@ func (s *Sequencer) pending(tx *firestore.Transaction, evCol *firestore.Collecti
 			b.full = true
 			break
 		}
-		ev := s.compact(fromSnapshot(d))
+		ev := s.compact(model.DecodeEvent(d))
 		seenOwn = seenOwn || ev.DocID == own.DocID
 		b.window = append(b.window, ev)
 	}
 	s.Stats.add(func(st *Counters) { st.Reads += max(read, 1) })
 	// The triggering event waits for a later run only when it sorts after
 	// a full window: that run reaches it in order.
-	if !seenOwn && !(b.full && own.ordered() && before(b.window[len(b.window)-1], own)) {
+	if !seenOwn && !(b.full && own.Ordered() && before(b.window[len(b.window)-1], own)) {
 		b.extra = append(b.extra, own)
 	}
 	return b, nil
@@ -328,8 +339,8 @@ func (s *Sequencer) pending(tx *firestore.Transaction, evCol *firestore.Collecti
 
 // compact drops what a decision does not need: the data of an event too
 // large to accept, and of an event decided already (only its place counts).
-func (s *Sequencer) compact(ev Event) Event {
-	if ev.size > s.opts.MaxEventBytes || ev.Status != "" {
+func (s *Sequencer) compact(ev model.Event) model.Event {
+	if ev.Size > s.opts.MaxEventBytes || ev.Status != "" {
 		ev.Data = nil
 	}
 	return ev
@@ -339,15 +350,9 @@ func (s *Sequencer) rules() rules {
 	return rules{maxEventBytes: s.opts.MaxEventBytes, sender: s.opts.SenderLimit, session: s.opts.SessionLimit, lookup: s.reg.Lookup}
 }
 
-func decisionUpdates(out Outcome) []firestore.Update {
-	updates := []firestore.Update{
-		{Path: "status", Value: out.Status},
-		{Path: "sequencedAt", Value: firestore.ServerTimestamp},
-	}
-	if out.Status == StatusAccepted {
-		return append(updates, firestore.Update{Path: "sequenceNumber", Value: out.SequenceNumber})
-	}
-	return append(updates, firestore.Update{Path: "rejectReason", Value: string(out.Reason)})
+// decision is the outcome as the event document stores it.
+func (o Outcome) decision() model.Decision {
+	return model.Decision{Status: o.Status, RejectReason: string(o.Reason), SequenceNumber: o.SequenceNumber}
 }
 
 // logDecisions logs what a committed run decided: after the commit, so an
@@ -364,6 +369,6 @@ func (s *Sequencer) logDecisions(ctx context.Context, sessionID string, ds []dec
 	}
 }
 
-func outcomeOf(ev Event) Outcome {
+func outcomeOf(ev model.Event) Outcome {
 	return Outcome{Status: ev.Status, Reason: RejectReason(ev.RejectReason), SequenceNumber: ev.SequenceNumber}
 }

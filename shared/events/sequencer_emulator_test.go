@@ -16,8 +16,8 @@ import (
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	. "github.com/pajama-app/sharedexperiences/shared/events"
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
 // stack is the Firestore emulator for this package; no trigger is wired, so
@@ -32,8 +32,8 @@ func newSession(tb testing.TB, fs *firestore.Client, participants ...string) str
 	tb.Helper()
 	id := emulatortest.ID("s")
 	now := time.Now()
-	_, err := fs.Collection(sessions.SessionsCollection).Doc(id).Set(context.Background(), sessions.Session{
-		ID: id, ExperienceID: "co_reading", OwnerID: participants[0], Status: sessions.StatusActive,
+	_, err := fs.Collection(model.SessionsCollection).Doc(id).Set(context.Background(), model.Session{
+		ID: id, ExperienceID: "co_reading", OwnerID: participants[0], Status: model.StatusActive,
 		Participants: participants, CreatedAt: now, UpdatedAt: now, LastActivityAt: now,
 	})
 	require.NoError(tb, err)
@@ -41,7 +41,7 @@ func newSession(tb testing.TB, fs *firestore.Client, participants ...string) str
 }
 
 func writeEvent(ctx context.Context, fs *firestore.Client, sessionID, id, sender string, clientSeq int64) error {
-	_, err := fs.Collection(sessions.SessionsCollection).Doc(sessionID).Collection(sessions.EventsCollection).Doc(id).Create(ctx, map[string]any{
+	_, err := fs.Collection(model.SessionsCollection).Doc(sessionID).Collection(model.EventsCollection).Doc(id).Create(ctx, map[string]any{
 		"id": id, "type": "page_changed", "senderId": sender, "data": map[string]any{"pageIndex": "1"},
 		"clientSequenceNumber": clientSeq, "createdAt": firestore.ServerTimestamp,
 	})
@@ -93,17 +93,17 @@ func TestTwoInstancesRace(t *testing.T) {
 	wg.Wait()
 	close(outcomes)
 
-	docs, err := fs.Collection(sessions.SessionsCollection).Doc(sessionID).Collection(sessions.EventsCollection).
+	docs, err := fs.Collection(model.SessionsCollection).Doc(sessionID).Collection(model.EventsCollection).
 		OrderBy("createdAt", firestore.Asc).OrderBy("clientSequenceNumber", firestore.Asc).
 		OrderBy(firestore.DocumentID, firestore.Asc).Documents(ctx).GetAll()
 	require.NoError(t, err)
 	require.Len(t, docs, n)
 	for i, d := range docs {
-		require.Equal(t, StatusAccepted, d.Data()["status"], "%s: %v", d.Ref.ID, d.Data()["rejectReason"])
+		require.Equal(t, model.EventAccepted, d.Data()["status"], "%s: %v", d.Ref.ID, d.Data()["rejectReason"])
 		require.EqualValues(t, i+1, d.Data()["sequenceNumber"], "event %s", d.Ref.ID)
 	}
 	for out := range outcomes {
-		require.Equal(t, StatusAccepted, out.Status)
+		require.Equal(t, model.EventAccepted, out.Status)
 	}
 	sa, sb := a.Stats.Snapshot(), b.Stats.Snapshot()
 	t.Logf("instance A %+v", sa)

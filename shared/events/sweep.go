@@ -8,18 +8,10 @@ import (
 
 	"cloud.google.com/go/firestore"
 	firestorepb "cloud.google.com/go/firestore/apiv1/firestorepb"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
-)
-
-// The sweep's own state: how far back every event is known to be decided.
-// Server only (no rule matches it).
-const (
-	sweepsCollection = "sweeps"
-	pendingSweepDoc  = "pending_events"
 )
 
 // sweepFirstLookback is how far back the very first sweep of a project
@@ -38,10 +30,6 @@ type SweepResult struct {
 	Decided int64 `json:"decided"`
 }
 
-type sweepState struct {
-	Through time.Time `firestore:"through"`
-}
-
 // SweepPending decides every event older than minAge that no trigger
 // decided: a trigger can be lost for good in production too (retries
 // exhausted, a bug). It is cheap when nothing is pending: it remembers the
@@ -52,10 +40,10 @@ type sweepState struct {
 // the mark moves on only once the whole slice is decided, so a failed run
 // is retried by the next.
 func (s *Sequencer) SweepPending(ctx context.Context, minAge time.Duration) (SweepResult, error) {
-	stateRef := s.fs.Collection(sweepsCollection).Doc(pendingSweepDoc)
+	stateRef := model.PendingSweepRef(s.fs)
 	now := s.now()
 	res := SweepResult{Through: now.Add(-minAge)}
-	var st sweepState
+	var st model.PendingSweepMark
 	snap, err := stateRef.Get(ctx)
 	s.Stats.add(func(c *Counters) { c.Reads++ })
 	switch {
@@ -72,13 +60,13 @@ func (s *Sequencer) SweepPending(ctx context.Context, minAge time.Duration) (Swe
 	if !res.From.Before(res.Through) {
 		return res, nil
 	}
-	slice := s.fs.CollectionGroup(sessions.EventsCollection).
-		Where("createdAt", ">", res.From).Where("createdAt", "<=", res.Through)
+	slice := s.fs.CollectionGroup(model.EventsCollection).
+		Where(model.FieldCreatedAt, ">", res.From).Where(model.FieldCreatedAt, "<=", res.Through)
 	total, err := s.count(ctx, slice)
 	if err != nil {
 		return res, err
 	}
-	decided, err := s.count(ctx, slice.Where("status", "in", []string{StatusAccepted, StatusRejected}))
+	decided, err := s.count(ctx, slice.Where(model.FieldStatus, "in", []string{model.EventAccepted, model.EventRejected}))
 	if err != nil {
 		return res, err
 	}
@@ -90,7 +78,7 @@ func (s *Sequencer) SweepPending(ctx context.Context, minAge time.Duration) (Swe
 			return res, err
 		}
 	}
-	if _, err := stateRef.Set(ctx, sweepState{Through: res.Through}); err != nil {
+	if _, err := stateRef.Set(ctx, model.PendingSweepMark{Through: res.Through}); err != nil {
 		return res, fmt.Errorf("advance sweep state: %w", err)
 	}
 	s.Stats.add(func(c *Counters) { c.Writes++ })
@@ -116,7 +104,7 @@ func (s *Sequencer) count(ctx context.Context, q firestore.Query) (int64, error)
 // decides its session's whole backlog, so the later events of a session
 // mostly find their decision already made.
 func (s *Sequencer) decideSlice(ctx context.Context, slice firestore.Query) (int64, error) {
-	it := slice.Select("status").Documents(ctx)
+	it := slice.Select(model.FieldStatus).Documents(ctx)
 	defer it.Stop()
 	var decided int64
 	var errs []error
@@ -129,11 +117,11 @@ func (s *Sequencer) decideSlice(ctx context.Context, slice firestore.Query) (int
 			return decided, fmt.Errorf("read pending slice: %w", err)
 		}
 		s.Stats.add(func(c *Counters) { c.Reads++ })
-		if st, _ := d.Data()["status"].(string); st != "" {
+		if st, _ := d.Data()[model.FieldStatus].(string); st != "" {
 			continue
 		}
 		sess := d.Ref.Parent.Parent
-		if sess == nil || sess.Parent.ID != sessions.SessionsCollection {
+		if sess == nil || sess.Parent.ID != model.SessionsCollection {
 			continue // an "events" collection elsewhere: not ours
 		}
 		if _, err := s.Sequence(ctx, sess.ID, d.Ref.ID); err != nil {

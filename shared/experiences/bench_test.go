@@ -3,6 +3,8 @@ package experiences
 import (
 	"fmt"
 	"testing"
+
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // The pure hot paths of the pipeline: Validate runs once per client event in
@@ -62,8 +64,8 @@ func BenchmarkFold(b *testing.B) {
 		}
 	}
 	system := []Event{
-		{Type: ParticipantJoined, SenderID: "system", Data: map[string]string{"userId": "u1", "created": "true"}},
-		{Type: ParticipantJoined, SenderID: "system", Data: map[string]string{"userId": "u2"}},
+		{Type: model.ParticipantJoined, SenderID: "system", Data: map[string]string{"userId": "u1", "created": "true"}},
+		{Type: model.ParticipantJoined, SenderID: "system", Data: map[string]string{"userId": "u2"}},
 	}
 	cases := []struct {
 		name   string

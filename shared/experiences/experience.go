@@ -25,6 +25,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // Event is what a reducer sees of an accepted StateSyncEvent.
@@ -105,7 +107,7 @@ func Define[S any](d Definition[S]) Experience {
 		panic(fmt.Sprintf("experiences: %s must bound its state: MaxStateBytes in (0, %d]", d.ID, MaxSnapshotStateBytes))
 	}
 	for t := range d.Events {
-		if IsSystemType(t) {
+		if model.IsSystemType(t) {
 			panic(fmt.Sprintf("experiences: %s declares reserved type %q", d.ID, t))
 		}
 	}

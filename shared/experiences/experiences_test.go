@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"github.com/stretchr/testify/require"
 )
 
@@ -18,7 +19,7 @@ func randomEvent(r *rand.Rand, x Experience) Event {
 	e := Event{SenderID: users[r.Intn(len(users))], Data: map[string]string{}}
 	switch r.Intn(10) {
 	case 0:
-		e.Type = []string{ParticipantJoined, ParticipantLeft, OwnerChanged}[r.Intn(3)]
+		e.Type = []string{model.ParticipantJoined, model.ParticipantLeft, model.OwnerChanged}[r.Intn(3)]
 		e.Data["userId"] = users[r.Intn(3)]
 		e.Data["newOwnerId"] = users[r.Intn(3)]
 		return e
@@ -54,7 +55,7 @@ func randomEvent(r *rand.Rand, x Experience) Event {
 func accepted(x Experience, events []Event) []Event {
 	var out []Event
 	for _, e := range events {
-		if IsSystemType(e.Type) || x.Validate(e.Type, e.Data) == nil {
+		if model.IsSystemType(e.Type) || x.Validate(e.Type, e.Data) == nil {
 			out = append(out, e)
 		}
 	}
@@ -112,7 +113,7 @@ func TestFoldProperties(t *testing.T) {
 				require.JSONEq(t, string(beforeRaw), string(afterRaw), "seed %d: Reduce mutated its input", seed)
 
 				for _, e := range raw {
-					if IsSystemType(e.Type) || x.Validate(e.Type, e.Data) == nil {
+					if model.IsSystemType(e.Type) || x.Validate(e.Type, e.Data) == nil {
 						continue
 					}
 					if errors.Is(x.Validate(e.Type, e.Data), ErrUnknownType) {
@@ -170,7 +171,7 @@ func TestValidate(t *testing.T) {
 		{CoReading, "story_selected", map[string]string{"storyId": "a b"}, ErrInvalidData},
 		{CoReading, "story_closed", map[string]string{}, nil},
 		{CoReading, "stroke_added", map[string]string{}, ErrUnknownType},
-		{CoReading, ParticipantJoined, map[string]string{"userId": "u"}, ErrUnknownType},
+		{CoReading, model.ParticipantJoined, map[string]string{"userId": "u"}, ErrUnknownType},
 		{CoDrawing, "stroke_added", map[string]string{"strokeId": "s1", "color": "#AABBCC", "points": "0,0;1,1"}, nil},
 		{CoDrawing, "stroke_added", map[string]string{"strokeId": "s1", "color": "blue", "points": "0,0"}, ErrInvalidData},
 		{CoDrawing, "stroke_added", map[string]string{"strokeId": "s1", "color": "#AABBCC", "points": "0,0;1.5,1"}, ErrInvalidData},

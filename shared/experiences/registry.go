@@ -1,9 +1,13 @@
 package experiences
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 )
+
+// ErrUnknownExperience reports an experience id no registry entry has.
+var ErrUnknownExperience = errors.New("unknown experience")
 
 // Registry finds an experience by id.
 type Registry struct {

@@ -1,23 +1,10 @@
 package experiences
 
-import "slices"
+import (
+	"slices"
 
-// System event types, emitted by the server only.
-const (
-	ParticipantJoined = "participant_joined"
-	ParticipantLeft   = "participant_left"
-	OwnerChanged      = "owner_changed"
-	ExperienceEnded   = "experience_ended"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
-
-// IsSystemType reports whether t is reserved for the server.
-func IsSystemType(t string) bool {
-	switch t {
-	case ParticipantJoined, ParticipantLeft, OwnerChanged, ExperienceEnded:
-		return true
-	}
-	return false
-}
 
 // State is a session's whole state at some sequence number: the system part
 // every experience shares (the seed's ExperienceSystemContext) and the
@@ -44,18 +31,18 @@ func Fold(x Experience, s State, events ...Event) State {
 
 func apply(x Experience, s State, e Event) State {
 	switch e.Type {
-	case ParticipantJoined:
-		if uid := e.Data["userId"]; uid != "" && !slices.Contains(s.Participants, uid) {
+	case model.ParticipantJoined:
+		if uid := e.Data[model.DataUserID]; uid != "" && !slices.Contains(s.Participants, uid) {
 			s.Participants = append(s.Participants, uid)
 		}
-		if e.Data["created"] == "true" {
-			s.OwnerID = e.Data["userId"] // the creator owns a new session
+		if e.Data[model.DataCreated] == "true" {
+			s.OwnerID = e.Data[model.DataUserID] // the creator owns a new session
 		}
-	case ParticipantLeft:
-		s.Participants = slices.DeleteFunc(s.Participants, func(p string) bool { return p == e.Data["userId"] })
-	case OwnerChanged:
-		s.OwnerID = e.Data["newOwnerId"]
-	case ExperienceEnded:
+	case model.ParticipantLeft:
+		s.Participants = slices.DeleteFunc(s.Participants, func(p string) bool { return p == e.Data[model.DataUserID] })
+	case model.OwnerChanged:
+		s.OwnerID = e.Data[model.DataNewOwnerID]
+	case model.ExperienceEnded:
 		s.Ended = true
 	default:
 		if !s.Ended {

@@ -22,6 +22,17 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/pajama-app/sharedexperiences/shared/events"
+	"github.com/pajama-app/sharedexperiences/shared/model"
+)
+
+// Message attributes, for subscription filters and consumers that need no
+// decoding.
+const (
+	AttrSessionID      = "sessionId"
+	AttrExperienceID   = "experienceId"
+	AttrType           = "type"
+	AttrSequenceNumber = "sequenceNumber"
+	AttrChange         = "change"
 )
 
 // EventMessage is the data of an experience-events message.
@@ -68,16 +79,16 @@ func NewPublisher(client *pubsub.Client, eventsTopic, lifecycleTopic string) *Pu
 // lifecycleChange names the membership change a system event records.
 func lifecycleChange(e events.Accepted) string {
 	switch e.Type {
-	case "participant_joined":
-		if e.Data["created"] == "true" {
+	case model.ParticipantJoined:
+		if e.Data[model.DataCreated] == "true" {
 			return "created"
 		}
 		return "joined"
-	case "participant_left":
+	case model.ParticipantLeft:
 		return "left"
-	case "owner_changed":
+	case model.OwnerChanged:
 		return "owner_changed"
-	case "experience_ended":
+	case model.ExperienceEnded:
 		return "ended"
 	}
 	return ""
@@ -92,8 +103,8 @@ func (p *Publisher) Publish(ctx context.Context, sessionID string, evs []events.
 	for _, e := range evs {
 		if change := lifecycleChange(e); change != "" {
 			data, err := json.Marshal(LifecycleMessage{
-				SessionID: sessionID, ExperienceID: e.ExperienceID, Change: change, UserID: e.Data["userId"],
-				PreviousOwner: e.Data["previousOwnerId"], NewOwner: e.Data["newOwnerId"], Reason: e.Data["reason"],
+				SessionID: sessionID, ExperienceID: e.ExperienceID, Change: change, UserID: e.Data[model.DataUserID],
+				PreviousOwner: e.Data[model.DataPreviousOwnerID], NewOwner: e.Data[model.DataNewOwnerID], Reason: e.Data[model.DataReason],
 				SequenceNumber: e.SequenceNumber,
 			})
 			if err != nil {
@@ -101,7 +112,7 @@ func (p *Publisher) Publish(ctx context.Context, sessionID string, evs []events.
 			}
 			lifecycle = append(lifecycle, p.lifecycle.Publish(ctx, &pubsub.Message{
 				Data: data, OrderingKey: sessionID,
-				Attributes: map[string]string{"sessionId": sessionID, "change": change},
+				Attributes: map[string]string{AttrSessionID: sessionID, AttrChange: change},
 			}))
 		}
 		data, err := json.Marshal(EventMessage{
@@ -115,10 +126,10 @@ func (p *Publisher) Publish(ctx context.Context, sessionID string, evs []events.
 			Data:        data,
 			OrderingKey: sessionID,
 			Attributes: map[string]string{
-				"sessionId":      sessionID,
-				"experienceId":   e.ExperienceID,
-				"type":           e.Type,
-				"sequenceNumber": strconv.FormatInt(e.SequenceNumber, 10),
+				AttrSessionID:      sessionID,
+				AttrExperienceID:   e.ExperienceID,
+				AttrType:           e.Type,
+				AttrSequenceNumber: strconv.FormatInt(e.SequenceNumber, 10),
 			},
 		}))
 	}

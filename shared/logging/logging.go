@@ -20,12 +20,14 @@ const (
 	KeyFunction       = "function"
 )
 
-// New returns a logger writing one JSON object per line to w.
-func New(w io.Writer, level slog.Leveler) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
+// New returns a logger writing one JSON object per line to w. Lines logged
+// with a context that carries a trace (see TraceFrom) name it as
+// projects/{projectID}/traces/{id}, which Cloud Logging groups by request.
+func New(w io.Writer, level slog.Leveler, projectID string) *slog.Logger {
+	return slog.New(traceHandler{slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level:       level,
 		ReplaceAttr: cloudLoggingAttr,
-	}))
+	}), projectID})
 }
 
 // cloudLoggingAttr renames slog's built-in keys to the LogEntry fields that

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"cloud.google.com/go/firestore"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -22,13 +22,13 @@ type CallChange struct {
 // the source of truth for who is in the call: participants no longer in
 // members leave (participant_left, ownership handed on as on any leave;
 // the last one leaving ends the session), and a call deleted or marked
-// ended ends them (EndReasonCallEnded). It reads the call's current state,
+// ended ends them (model.EndReasonCallEnded). It reads the call's current state,
 // not the change that triggered it, so a redelivered or reordered trigger
 // finds nothing left to do.
 func (s *Store) SyncCall(ctx context.Context, callID string) ([]CallChange, error) {
-	docs, err := s.fs.Collection(SessionsCollection).
-		Where("callId", "==", callID).
-		Where("status", "==", StatusActive).
+	docs, err := s.fs.Collection(model.SessionsCollection).
+		Where(model.FieldCallID, "==", callID).
+		Where(model.FieldStatus, "==", model.StatusActive).
 		Select().Documents(ctx).GetAll()
 	if err != nil {
 		return nil, fmt.Errorf("query active sessions of call %s: %w", callID, err)
@@ -63,30 +63,12 @@ func (s *Store) syncSession(ctx context.Context, callID, sessionID string) (Call
 		if err != nil {
 			return err
 		}
-		if sess.Status != StatusActive || sess.CallID != callID {
+		if sess.CallID != callID {
 			return nil
 		}
-		c := &change{}
-		if !exists || call.Status == CallStatusEnded {
-			out.Ended = true
-			s.end(sess, c, SystemSender, EndReasonCallEnded)
-			return s.commit(tx, ref, c, time.Now().UTC())
-		}
-		// Others first and the owner last, so ownership passes straight
-		// to the longest-present participant who stays.
-		for _, p := range sess.Participants {
-			if p != sess.OwnerID && !call.IsMember(p) {
-				out.Removed = append(out.Removed, p)
-			}
-		}
-		if sess.IsParticipant(sess.OwnerID) && !call.IsMember(sess.OwnerID) {
-			out.Removed = append(out.Removed, sess.OwnerID)
-		}
-		for _, uid := range out.Removed {
-			s.removeParticipant(sess, c, uid, SystemSender)
-		}
-		out.Ended = sess.Status != StatusActive
-		return s.commit(tx, ref, c, time.Now().UTC())
+		c := s.newChange(s.now())
+		out = syncWithCall(sess, c, call, exists)
+		return s.commit(tx, ref, c)
 	})
 	if err != nil {
 		return CallChange{}, fmt.Errorf("sync session %s with call %s: %w", sessionID, callID, err)
@@ -95,16 +77,16 @@ func (s *Store) syncSession(ctx context.Context, callID, sessionID string) (Call
 }
 
 // callTx reads calls/{callID} in tx; exists is false when it was deleted.
-func (s *Store) callTx(tx *firestore.Transaction, callID string) (call Call, exists bool, err error) {
-	snap, err := tx.Get(s.fs.Collection(CallsCollection).Doc(callID))
+func (s *Store) callTx(tx *firestore.Transaction, callID string) (call model.Call, exists bool, err error) {
+	snap, err := tx.Get(model.CallRef(s.fs, callID))
 	if status.Code(err) == codes.NotFound {
-		return Call{}, false, nil
+		return model.Call{}, false, nil
 	}
 	if err != nil {
-		return Call{}, false, fmt.Errorf("read call %s: %w", callID, err)
+		return model.Call{}, false, fmt.Errorf("read call %s: %w", callID, err)
 	}
 	if err := snap.DataTo(&call); err != nil {
-		return Call{}, false, fmt.Errorf("decode call %s: %w", callID, err)
+		return model.Call{}, false, fmt.Errorf("decode call %s: %w", callID, err)
 	}
 	return call, true, nil
 }

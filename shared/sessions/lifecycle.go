@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -12,100 +11,39 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pajama-app/sharedexperiences/shared/docid"
-	"github.com/pajama-app/sharedexperiences/shared/ratelimit"
+	"github.com/pajama-app/sharedexperiences/shared/experiences"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
-// userLimits holds each user's session-creation bucket, read and written in
-// the create transaction: one limit across every function instance, and
-// not charged when the create fails.
-const userLimitsCollection = "user_limits"
-
-// callSessions holds one marker document per call, {activeSessionId},
-// read and written by every createSession transaction of that call, so
-// concurrent creates conflict on it and only one wins. No rule matches it:
-// only the functions see it.
-const callSessionsCollection = "call_sessions"
-
-// System event types (the same names as package experiences; repeated here
-// to keep this package free of the experience registry).
-const (
-	eventParticipantJoined = "participant_joined"
-	eventParticipantLeft   = "participant_left"
-	eventOwnerChanged      = "owner_changed"
-	eventExperienceEnded   = "experience_ended"
-)
-
-// systemEvent is a server-written event; it is numbered by the pipeline
-// like any other.
-type systemEvent struct {
-	Type string
-	By   string // senderId: the user who caused it, or SystemSender
-	Data map[string]string
-}
-
-// change is the mutation one transaction applies to a session.
-type change struct {
-	events []systemEvent
-	update []firestore.Update
-	// present are users whose presence the server records now (a join
-	// counts as a first heartbeat).
-	present []string
-}
-
-func (c *change) emit(typ, by string, data map[string]string) {
-	c.events = append(c.events, systemEvent{Type: typ, By: by, Data: data})
-}
+// newChange starts a transaction attempt's change at now.
+func (s *Store) newChange(now time.Time) *change { return &change{now: now, retention: s.retention} }
 
 // commit writes the session update and the system events. The events of one
 // transaction share a commit time; their clientSequenceNumber keeps them in
 // the order they were emitted.
-func (s *Store) commit(tx *firestore.Transaction, ref *firestore.DocumentRef, c *change, now time.Time) error {
+func (s *Store) commit(tx *firestore.Transaction, ref *firestore.DocumentRef, c *change) error {
+	now := c.now
 	if len(c.update) > 0 {
-		if err := tx.Update(ref, lastPerPath(append(c.update, firestore.Update{Path: "updatedAt", Value: now}))); err != nil {
+		if err := tx.Update(ref, lastPerPath(append(c.update, firestore.Update{Path: model.FieldUpdatedAt, Value: now}))); err != nil {
 			return err
 		}
 	}
 	for _, uid := range c.present {
-		if err := tx.Set(ref.Collection(PresenceCollection).Doc(uid), map[string]any{"lastSeenAt": now}); err != nil {
+		if err := tx.Set(model.PresenceRef(ref, uid), model.Presence{LastSeenAt: now}); err != nil {
 			return err
 		}
 	}
 	for i, e := range c.events {
-		evRef := ref.Collection(EventsCollection).NewDoc()
-		if err := tx.Create(evRef, map[string]any{
-			"id":                   evRef.ID,
-			"type":                 e.Type,
-			"senderId":             e.By,
-			"data":                 e.Data,
-			"clientSequenceNumber": int64(i),
-			"createdAt":            firestore.ServerTimestamp,
-			"origin":               OriginServer,
-		}); err != nil {
+		evRef := model.EventsRef(ref).NewDoc()
+		if err := tx.Create(evRef, e.Document(evRef.ID, i)); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// lastPerPath keeps each field's last value: a change that removes two
-// participants sets "participants" twice, and Firestore refuses an update
-// naming a field twice.
-func lastPerPath(updates []firestore.Update) []firestore.Update {
-	index := map[string]int{}
-	var out []firestore.Update
-	for _, u := range updates {
-		if i, ok := index[u.Path]; ok {
-			out[i] = u
-			continue
-		}
-		index[u.Path] = len(out)
-		out = append(out, u)
-	}
-	return out
-}
-
-func (s *Store) session(tx *firestore.Transaction, sessionID string) (*firestore.DocumentRef, *Session, error) {
-	ref := s.fs.Collection(SessionsCollection).Doc(sessionID)
+func (s *Store) session(tx *firestore.Transaction, sessionID string) (*firestore.DocumentRef, *model.Session, error) {
+	ref := model.SessionRef(s.fs, sessionID)
 	snap, err := tx.Get(ref)
 	if status.Code(err) == codes.NotFound {
 		return nil, nil, ErrNotFound
@@ -113,7 +51,7 @@ func (s *Store) session(tx *firestore.Transaction, sessionID string) (*firestore
 	if err != nil {
 		return nil, nil, fmt.Errorf("read session %s: %w", sessionID, err)
 	}
-	var sess Session
+	var sess model.Session
 	if err := snap.DataTo(&sess); err != nil {
 		return nil, nil, fmt.Errorf("decode session %s: %w", sessionID, err)
 	}
@@ -123,22 +61,25 @@ func (s *Store) session(tx *firestore.Transaction, sessionID string) (*firestore
 // Create starts a session of experienceID in callID with uid as owner and
 // first participant. The call keeps at most one active session: if it has
 // one, Create fails with *ExistsError naming it.
-func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (Session, error) {
+func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (model.Session, error) {
 	if err := checkIDs(uid, callID); err != nil {
-		return Session{}, err
+		return model.Session{}, err
 	}
 	if !s.knownXP(experienceID) {
-		return Session{}, fmt.Errorf("%w %q", ErrUnknownExperience, experienceID)
+		return model.Session{}, fmt.Errorf("%w %q", experiences.ErrUnknownExperience, experienceID)
 	}
-	var created Session
+	var created model.Session
 	err := s.transact(ctx, "call/"+callID, func(ctx context.Context, tx *firestore.Transaction) error {
-		if err := s.requireCallMemberTx(ctx, tx, uid, callID); err != nil {
+		call, err := s.callMember(ctx, tx, uid, callID)
+		if err != nil {
 			return err
 		}
-		limitRef := s.fs.Collection(userLimitsCollection).Doc(uid)
-		var limits struct {
-			Create ratelimit.Bucket `firestore:"create"`
+		if call.Status == model.CallStatusEnded {
+			// The onCallWritten trigger would end the session at once.
+			return ErrCallEnded
 		}
+		limitRef := model.UserLimitsRef(s.fs, uid)
+		var limits model.UserLimitsDoc
 		switch snap, err := tx.Get(limitRef); {
 		case status.Code(err) == codes.NotFound:
 		case err != nil:
@@ -148,24 +89,28 @@ func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (S
 				return fmt.Errorf("decode user limits: %w", err)
 			}
 		}
-		markerRef := s.fs.Collection(callSessionsCollection).Doc(callID)
-		marker, err := tx.Get(markerRef)
-		if err != nil && status.Code(err) != codes.NotFound {
+		markerRef := model.CallMarkerRef(s.fs, callID)
+		var marker model.CallMarker
+		switch snap, err := tx.Get(markerRef); {
+		case status.Code(err) == codes.NotFound:
+		case err != nil:
 			return fmt.Errorf("read call marker: %w", err)
-		}
-		if err == nil {
-			if active, _ := marker.Data()["activeSessionId"].(string); active != "" {
-				_, sess, err := s.session(tx, active)
-				switch {
-				case errors.Is(err, ErrNotFound):
-				case err != nil:
-					return err
-				case sess.Status == StatusActive:
-					return &ExistsError{Session: *sess}
-				}
+		default:
+			if err := snap.DataTo(&marker); err != nil {
+				return fmt.Errorf("decode call marker: %w", err)
 			}
 		}
-		now := time.Now().UTC()
+		if marker.ActiveSessionID != "" {
+			_, sess, err := s.session(tx, marker.ActiveSessionID)
+			switch {
+			case errors.Is(err, ErrNotFound):
+			case err != nil:
+				return err
+			case sess.Status == model.StatusActive:
+				return &ExistsError{Session: *sess}
+			}
+		}
+		now := s.now()
 		if !limits.Create.Take(s.create, now) {
 			return ErrTooManySessions
 		}
@@ -173,50 +118,31 @@ func (s *Store) Create(ctx context.Context, uid, callID, experienceID string) (S
 			return err
 		}
 		id := s.newID()
-		created = Session{
+		created = model.Session{
 			ID: id, CallID: callID, ExperienceID: experienceID, OwnerID: uid,
-			Status: StatusActive, Participants: []string{uid},
+			Status: model.StatusActive, Participants: []string{uid},
 			CreatedAt: now, UpdatedAt: now, LastActivityAt: now,
 		}
-		ref := s.fs.Collection(SessionsCollection).Doc(id)
-		// The sequencer's view of the session starts empty and ordered:
-		// the creator's participant_joined below is its first event, so
-		// every event is judged on the system events before it.
-		doc := struct {
-			Session
-			Sequencer map[string]any `firestore:"sequencer"`
-		}{created, map[string]any{"ordered": true}}
-		if err := tx.Create(ref, doc); err != nil {
+		ref := model.SessionRef(s.fs, id)
+		if err := tx.Create(ref, model.NewSessionDocument(created)); err != nil {
 			return err
 		}
-		if err := tx.Set(markerRef, map[string]any{"activeSessionId": id, "updatedAt": now}); err != nil {
+		if err := tx.Set(markerRef, model.CallMarker{ActiveSessionID: id, UpdatedAt: now}); err != nil {
 			return err
 		}
-		c := &change{present: []string{uid}}
-		c.emit(eventParticipantJoined, uid, map[string]string{"userId": uid, "created": "true"})
-		return s.commit(tx, ref, c, now)
+		c := s.newChange(now)
+		c.present = []string{uid}
+		c.emit(model.Joined(uid, true))
+		return s.commit(tx, ref, c)
 	})
 	return created, err
 }
 
 // Join makes uid a participant of an active session. Joining twice changes
 // nothing the second time.
-func (s *Store) Join(ctx context.Context, uid, sessionID string) (Session, error) {
-	return s.mutate(ctx, uid, sessionID, callMembers, func(sess *Session, c *change) error {
-		if sess.Status != StatusActive {
-			return ErrInactive
-		}
-		if sess.IsParticipant(uid) {
-			return nil
-		}
-		if len(sess.Participants) >= s.maxPeople {
-			return fmt.Errorf("%w: the session has %d participants", ErrFull, len(sess.Participants))
-		}
-		sess.Participants = append(sess.Participants, uid)
-		c.update = append(c.update, firestore.Update{Path: "participants", Value: sess.Participants})
-		c.present = append(c.present, uid)
-		c.emit(eventParticipantJoined, uid, map[string]string{"userId": uid})
-		return nil
+func (s *Store) Join(ctx context.Context, uid, sessionID string) (model.Session, error) {
+	return s.mutate(ctx, uid, sessionID, liveCallMembers, func(sess *model.Session, c *change) error {
+		return join(sess, c, uid, s.maxPeople)
 	})
 }
 
@@ -229,12 +155,9 @@ var ErrFull = errors.New("the session is full")
 // nothing the second time. A participant may always leave, also once the
 // call no longer lists them: nothing should keep someone in a session they
 // want out of.
-func (s *Store) Leave(ctx context.Context, uid, sessionID string) (Session, error) {
-	return s.mutate(ctx, uid, sessionID, participantsOrCallMembers, func(sess *Session, c *change) error {
-		if sess.Status != StatusActive || !sess.IsParticipant(uid) {
-			return nil
-		}
-		s.removeParticipant(sess, c, uid, uid)
+func (s *Store) Leave(ctx context.Context, uid, sessionID string) (model.Session, error) {
+	return s.mutate(ctx, uid, sessionID, participantsOrCallMembers, func(sess *model.Session, c *change) error {
+		leave(sess, c, uid)
 		return nil
 	})
 }
@@ -254,12 +177,12 @@ func (s *Store) RemoveAbsent(ctx context.Context, sessionID string, cutoff time.
 		if err != nil {
 			return err
 		}
-		if sess.Status != StatusActive || len(sess.Participants) == 0 {
+		if sess.Status != model.StatusActive || len(sess.Participants) == 0 {
 			return nil
 		}
 		refs := make([]*firestore.DocumentRef, len(sess.Participants))
 		for i, uid := range sess.Participants {
-			refs[i] = ref.Collection(PresenceCollection).Doc(uid)
+			refs[i] = model.PresenceRef(ref, uid)
 		}
 		docs, err := tx.GetAll(refs)
 		if err != nil {
@@ -267,111 +190,38 @@ func (s *Store) RemoveAbsent(ctx context.Context, sessionID string, cutoff time.
 		}
 		lastSeen := map[string]time.Time{}
 		for _, d := range docs {
-			if d.Exists() {
-				lastSeen[d.Ref.ID], _ = d.Data()["lastSeenAt"].(time.Time)
+			if !d.Exists() {
+				continue
 			}
-		}
-		removed = Absentees(*sess, lastSeen, cutoff)
-		c := &change{}
-		for i, uid := range removed {
-			if i == len(removed)-1 && len(sess.Participants) == 1 {
-				// The last one: the session ends for want of anyone present.
-				sess.Participants = nil
-				c.update = append(c.update, firestore.Update{Path: "participants", Value: []string{}})
-				c.emit(eventParticipantLeft, SystemSender, map[string]string{"userId": uid})
-				s.end(sess, c, SystemSender, EndReasonAbsent)
-				break
+			var p model.Presence
+			if err := d.DataTo(&p); err != nil {
+				return fmt.Errorf("decode presence %s of %s: %w", d.Ref.ID, sessionID, err)
 			}
-			s.removeParticipant(sess, c, uid, SystemSender)
+			lastSeen[d.Ref.ID] = p.LastSeenAt
 		}
-		return s.commit(tx, ref, c, time.Now().UTC())
+		c := s.newChange(s.now())
+		removed = removeAbsent(sess, c, lastSeen, cutoff)
+		return s.commit(tx, ref, c)
 	})
 	return removed, err
 }
 
-// Absentees is who the presence sweep removes, in order: the participants
-// last seen before cutoff (a missing heartbeat counts as never seen), the
-// others first and the owner last.
-func Absentees(sess Session, lastSeen map[string]time.Time, cutoff time.Time) []string {
-	absent := func(uid string) bool { return lastSeen[uid].Before(cutoff) }
-	var out []string
-	for _, p := range sess.Participants {
-		if p != sess.OwnerID && absent(p) {
-			out = append(out, p)
-		}
-	}
-	if sess.IsParticipant(sess.OwnerID) && absent(sess.OwnerID) {
-		out = append(out, sess.OwnerID)
-	}
-	return out
-}
-
-func (s *Store) removeParticipant(sess *Session, c *change, uid, by string) {
-	sess.Participants = slices.DeleteFunc(slices.Clone(sess.Participants), func(p string) bool { return p == uid })
-	c.update = append(c.update, firestore.Update{Path: "participants", Value: sess.Participants})
-	c.emit(eventParticipantLeft, by, map[string]string{"userId": uid})
-	switch {
-	case len(sess.Participants) == 0:
-		s.end(sess, c, by, EndReasonEmpty)
-	case sess.OwnerID == uid:
-		next := sess.Participants[0]
-		c.emit(eventOwnerChanged, by, map[string]string{"previousOwnerId": uid, "newOwnerId": next, "userId": next})
-		sess.OwnerID = next
-		c.update = append(c.update, firestore.Update{Path: "ownerId", Value: next})
-	}
-}
-
-func (s *Store) end(sess *Session, c *change, by, reason string) {
-	now := time.Now().UTC()
-	sess.Status, sess.EndedAt, sess.EndReason = StatusInactive, &now, reason
-	c.update = append(c.update,
-		firestore.Update{Path: "status", Value: StatusInactive},
-		firestore.Update{Path: "endedAt", Value: now},
-		firestore.Update{Path: "endReason", Value: reason},
-		// TTL deletes the session document after expireAt; FinalizeEnded
-		// stamps its events and removes what TTL does not reach.
-		firestore.Update{Path: "expireAt", Value: now.Add(s.retention)},
-		firestore.Update{Path: "finalized", Value: false},
-	)
-	c.emit(eventExperienceEnded, by, map[string]string{"userId": by, "reason": reason})
-}
-
 // End ends the session; only its owner may. Ending an ended session
 // changes nothing.
-func (s *Store) End(ctx context.Context, uid, sessionID string) (Session, error) {
-	return s.mutate(ctx, uid, sessionID, callMembers, func(sess *Session, c *change) error {
-		if sess.Status != StatusActive {
-			return nil
-		}
-		if sess.OwnerID != uid {
-			return ErrNotOwner
-		}
-		s.end(sess, c, uid, EndReasonByOwner)
-		return nil
+func (s *Store) End(ctx context.Context, uid, sessionID string) (model.Session, error) {
+	return s.mutate(ctx, uid, sessionID, callMembers, func(sess *model.Session, c *change) error {
+		return endByOwner(sess, c, uid)
 	})
 }
 
 // TransferOwnership hands the session to another participant; only the
 // owner may.
-func (s *Store) TransferOwnership(ctx context.Context, uid, sessionID, newOwnerID string) (Session, error) {
+func (s *Store) TransferOwnership(ctx context.Context, uid, sessionID, newOwnerID string) (model.Session, error) {
 	if err := checkIDs(newOwnerID); err != nil {
-		return Session{}, err
+		return model.Session{}, err
 	}
-	return s.mutate(ctx, uid, sessionID, callMembers, func(sess *Session, c *change) error {
-		switch {
-		case sess.Status != StatusActive:
-			return ErrInactive
-		case sess.OwnerID != uid:
-			return ErrNotOwner
-		case !sess.IsParticipant(newOwnerID):
-			return ErrNotParticipant
-		case newOwnerID == uid:
-			return nil
-		}
-		c.emit(eventOwnerChanged, uid, map[string]string{"previousOwnerId": uid, "newOwnerId": newOwnerID, "userId": newOwnerID})
-		sess.OwnerID = newOwnerID
-		c.update = append(c.update, firestore.Update{Path: "ownerId", Value: newOwnerID})
-		return nil
+	return s.mutate(ctx, uid, sessionID, callMembers, func(sess *model.Session, c *change) error {
+		return transfer(sess, c, uid, newOwnerID)
 	})
 }
 
@@ -381,6 +231,9 @@ type access int
 const (
 	// callMembers: members of the session's call only.
 	callMembers access = iota
+	// liveCallMembers: members of the session's call, while the call has
+	// not ended (joining).
+	liveCallMembers
 	// participantsOrCallMembers: also its participants, whatever the call
 	// says (leaving).
 	participantsOrCallMembers
@@ -393,11 +246,11 @@ const (
 // uid is not in: whoever is not in a session's call must not learn from
 // the answer whether the id exists. (A member asking for a missing id is
 // in no call of that session either.)
-func (s *Store) mutate(ctx context.Context, uid, sessionID string, who access, f func(*Session, *change) error) (Session, error) {
+func (s *Store) mutate(ctx context.Context, uid, sessionID string, who access, f func(*model.Session, *change) error) (model.Session, error) {
 	if err := checkIDs(uid, sessionID); err != nil {
-		return Session{}, err
+		return model.Session{}, err
 	}
-	var out Session
+	var out model.Session
 	err := s.transact(ctx, "session/"+sessionID, func(ctx context.Context, tx *firestore.Transaction) error {
 		ref, sess, err := s.session(tx, sessionID)
 		if errors.Is(err, ErrNotFound) {
@@ -407,16 +260,20 @@ func (s *Store) mutate(ctx context.Context, uid, sessionID string, who access, f
 			return err
 		}
 		if who != participantsOrCallMembers || !sess.IsParticipant(uid) {
-			if err := s.requireCallMemberTx(ctx, tx, uid, sess.CallID); err != nil {
+			call, err := s.callMember(ctx, tx, uid, sess.CallID)
+			if err != nil {
 				return err
 			}
+			if who == liveCallMembers && call.Status == model.CallStatusEnded {
+				return ErrCallEnded
+			}
 		}
-		c := &change{}
+		c := s.newChange(s.now())
 		if err := f(sess, c); err != nil {
 			return err
 		}
 		out = *sess
-		return s.commit(tx, ref, c, time.Now().UTC())
+		return s.commit(tx, ref, c)
 	})
 	return out, err
 }

@@ -8,6 +8,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/pajama-app/sharedexperiences/shared/bulk"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // Removal is one session's participants removed for silence.
@@ -20,7 +21,7 @@ type Removal struct {
 // last heartbeat (presence/{uid}.lastSeenAt, written by the participant
 // every 5 to 10 s, and by the server when they join) is older than grace.
 func (s *Store) SweepPresence(ctx context.Context, now time.Time, grace time.Duration) ([]Removal, error) {
-	docs, err := s.fs.Collection(SessionsCollection).Where("status", "==", StatusActive).Documents(ctx).GetAll()
+	docs, err := s.fs.Collection(model.SessionsCollection).Where(model.FieldStatus, "==", model.StatusActive).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, fmt.Errorf("query active sessions: %w", err)
 	}
@@ -46,14 +47,14 @@ func (s *Store) SweepPresence(ctx context.Context, now time.Time, grace time.Dur
 // alone while their last events are still being sequenced. A session that
 // fails is reported in failed and left for the next run; the others go on.
 func (s *Store) FinalizeEnded(ctx context.Context, endedBefore time.Time) (done []string, failed map[string]string, err error) {
-	docs, err := s.fs.Collection(SessionsCollection).
-		Where("status", "==", StatusInactive).Where("finalized", "==", false).Documents(ctx).GetAll()
+	docs, err := s.fs.Collection(model.SessionsCollection).
+		Where(model.FieldStatus, "==", model.StatusInactive).Where(model.FieldFinalized, "==", false).Documents(ctx).GetAll()
 	if err != nil {
 		return nil, nil, fmt.Errorf("query ended sessions: %w", err)
 	}
 	failed = map[string]string{}
 	for _, d := range docs {
-		if ended, _ := d.Data()["endedAt"].(time.Time); !ended.Before(endedBefore) {
+		if ended, _ := d.Data()[model.FieldEndedAt].(time.Time); !ended.Before(endedBefore) {
 			continue
 		}
 		if err := s.finalize(ctx, d); err != nil {
@@ -67,15 +68,15 @@ func (s *Store) FinalizeEnded(ctx context.Context, endedBefore time.Time) (done 
 
 func (s *Store) finalize(ctx context.Context, d *firestore.DocumentSnapshot) error {
 	{
-		expireAt, _ := d.Data()["expireAt"].(time.Time)
+		expireAt, _ := d.Data()[model.FieldExpireAt].(time.Time)
 		for _, sub := range []struct {
 			name string
 			op   bulk.Op
 		}{
-			{EventsCollection, bulk.Update([]firestore.Update{{Path: "expireAt", Value: expireAt}})},
-			{"state_snapshots", bulk.Update([]firestore.Update{{Path: "expireAt", Value: expireAt}})},
-			{PresenceCollection, bulk.Delete},
-			{"server", bulk.Delete},
+			{model.EventsCollection, bulk.Update([]firestore.Update{{Path: model.FieldExpireAt, Value: expireAt}})},
+			{model.SnapshotsCollection, bulk.Update([]firestore.Update{{Path: model.FieldExpireAt, Value: expireAt}})},
+			{model.PresenceCollection, bulk.Delete},
+			{model.ServerCollection, bulk.Delete},
 		} {
 			refs, err := d.Ref.Collection(sub.name).DocumentRefs(ctx).GetAll()
 			if err != nil {
@@ -85,7 +86,7 @@ func (s *Store) finalize(ctx context.Context, d *firestore.DocumentSnapshot) err
 				return fmt.Errorf("finalize %s: %w", d.Ref.ID, err)
 			}
 		}
-		if _, err := d.Ref.Update(ctx, []firestore.Update{{Path: "finalized", Value: true}}); err != nil {
+		if _, err := d.Ref.Update(ctx, []firestore.Update{{Path: model.FieldFinalized, Value: true}}); err != nil {
 			return fmt.Errorf("mark %s finalized: %w", d.Ref.ID, err)
 		}
 	}

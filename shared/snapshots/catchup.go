@@ -3,30 +3,19 @@ package snapshots
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"cloud.google.com/go/firestore"
 
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
-
-// AcceptedEvent is an accepted StateSyncEvent as a joiner receives it.
-type AcceptedEvent struct {
-	ID                   string            `json:"id"`
-	Type                 string            `json:"type"`
-	SenderID             string            `json:"senderId"`
-	Data                 map[string]string `json:"data"`
-	SequenceNumber       int64             `json:"sequenceNumber"`
-	ClientSequenceNumber int64             `json:"clientSequenceNumber"`
-	CreatedAt            time.Time         `json:"createdAt"`
-}
 
 // CatchUp is everything a joiner needs to reach the current state: the
 // latest snapshot (nil when none exists yet) and the accepted events after
 // it, contiguous and in order.
 type CatchUp struct {
 	Snapshot *Snapshot
-	Events   []AcceptedEvent
+	Events   []model.AcceptedEvent
 }
 
 // After is the sequence number the joiner's listener continues from.
@@ -51,19 +40,19 @@ func (c CatchUp) After() int64 {
 // That keeps a compacted join's cost flat however long the history is,
 // even where a query's cost grows with the collection (the emulator scans).
 func ReadCatchUp(ctx context.Context, fs *firestore.Client, sessionID string) (CatchUp, error) {
-	sessRef := fs.Collection(sessions.SessionsCollection).Doc(sessionID)
+	sessRef := model.SessionRef(fs, sessionID)
 	var out CatchUp
 	err := fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		out = CatchUp{Events: []AcceptedEvent{}}
+		out = CatchUp{Events: []model.AcceptedEvent{}}
 		// One round trip for both: this is on every join's path.
-		sessAndSnap, err := tx.GetAll([]*firestore.DocumentRef{sessRef, Ref(sessRef)})
+		sessAndSnap, err := tx.GetAll([]*firestore.DocumentRef{sessRef, model.SnapshotRef(sessRef)})
 		if err != nil {
 			return fmt.Errorf("read session %s and its snapshot: %w", sessionID, err)
 		}
 		if !sessAndSnap[0].Exists() {
 			return fmt.Errorf("read session %s: %w", sessionID, sessions.ErrNotFound)
 		}
-		last, _ := sessAndSnap[0].Data()["lastEventSequenceNumber"].(int64)
+		last, _ := sessAndSnap[0].Data()[model.FieldLastEventSequenceNumber].(int64)
 		if out.Snapshot, err = decode(sessAndSnap[1]); err != nil {
 			return err
 		}
@@ -71,15 +60,15 @@ func ReadCatchUp(ctx context.Context, fs *firestore.Client, sessionID string) (C
 		if last <= after {
 			return nil
 		}
-		docs, err := tx.Documents(sessRef.Collection(sessions.EventsCollection).
-			Where("sequenceNumber", ">", after).
-			Where("sequenceNumber", "<=", last).
-			OrderBy("sequenceNumber", firestore.Asc)).GetAll()
+		docs, err := tx.Documents(model.EventsRef(sessRef).
+			Where(model.FieldSequenceNumber, ">", after).
+			Where(model.FieldSequenceNumber, "<=", last).
+			OrderBy(model.FieldSequenceNumber, firestore.Asc)).GetAll()
 		if err != nil {
 			return fmt.Errorf("read events after %d: %w", after, err)
 		}
 		for i, d := range docs {
-			e := decodeAccepted(d)
+			e := model.DecodeEvent(d).Accepted()
 			if e.SequenceNumber != after+int64(i)+1 {
 				return fmt.Errorf("events of %s not contiguous: #%d where #%d was expected", sessionID, e.SequenceNumber, after+int64(i)+1)
 			}
@@ -90,18 +79,31 @@ func ReadCatchUp(ctx context.Context, fs *firestore.Client, sessionID string) (C
 	return out, err
 }
 
-func decodeAccepted(d *firestore.DocumentSnapshot) AcceptedEvent {
-	m := d.Data()
-	e := AcceptedEvent{ID: d.Ref.ID, Data: map[string]string{}}
-	e.Type, _ = m["type"].(string)
-	e.SenderID, _ = m["senderId"].(string)
-	e.SequenceNumber, _ = m["sequenceNumber"].(int64)
-	e.ClientSequenceNumber, _ = m["clientSequenceNumber"].(int64)
-	e.CreatedAt, _ = m["createdAt"].(time.Time)
-	if data, ok := m["data"].(map[string]any); ok {
-		for k, v := range data {
-			e.Data[k], _ = v.(string)
-		}
+// Joiner makes a user a participant of a session (sessions.Store is one).
+type Joiner interface {
+	Join(ctx context.Context, uid, sessionID string) (model.Session, error)
+}
+
+// Joined is what joinSession answers: the session as joined and what the
+// joiner reads to reach its current state.
+type Joined struct {
+	Session model.Session
+	CatchUp
+}
+
+// JoinAndCatchUp joins uid to the session, then reads the catch-up. They are
+// two transactions on purpose: the join must commit before anything is read,
+// so that the catch-up and the listener the client opens after it (from
+// CatchUp.After) see the same history, the joiner's own participant_joined
+// included once numbered.
+func JoinAndCatchUp(ctx context.Context, fs *firestore.Client, j Joiner, uid, sessionID string) (Joined, error) {
+	s, err := j.Join(ctx, uid, sessionID)
+	if err != nil {
+		return Joined{}, err
 	}
-	return e
+	c, err := ReadCatchUp(ctx, fs, sessionID)
+	if err != nil {
+		return Joined{}, err
+	}
+	return Joined{Session: s, CatchUp: c}, nil
 }

@@ -9,7 +9,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // Compaction errors.
@@ -61,18 +61,18 @@ type Result struct {
 // lastEventSequenceNumber (or a current schema version), in a transaction.
 func (c *Compactor) Compact(ctx context.Context, sessionID string) (Result, error) {
 	res := Result{SessionID: sessionID}
-	sessRef := c.fs.Collection(sessions.SessionsCollection).Doc(sessionID)
+	sessRef := model.SessionRef(c.fs, sessionID)
 	sessSnap, err := sessRef.Get(ctx)
 	if err != nil {
 		return res, fmt.Errorf("read session %s: %w", sessionID, err)
 	}
-	var sess sessions.Session
+	var sess model.Session
 	if err := sessSnap.DataTo(&sess); err != nil {
 		return res, fmt.Errorf("decode session %s: %w", sessionID, err)
 	}
 	x, ok := c.reg.Lookup(sess.ExperienceID)
 	if !ok {
-		return res, fmt.Errorf("%w %q", sessions.ErrUnknownExperience, sess.ExperienceID)
+		return res, fmt.Errorf("%w %q", experiences.ErrUnknownExperience, sess.ExperienceID)
 	}
 	snap, err := Read(ctx, nil, sessRef)
 	if err != nil {
@@ -88,15 +88,15 @@ func (c *Compactor) Compact(ctx context.Context, sessionID string) (Result, erro
 	}
 
 	for {
-		docs, err := sessRef.Collection(sessions.EventsCollection).
-			Where("sequenceNumber", ">", res.To).
-			OrderBy("sequenceNumber", firestore.Asc).
+		docs, err := model.EventsRef(sessRef).
+			Where(model.FieldSequenceNumber, ">", res.To).
+			OrderBy(model.FieldSequenceNumber, firestore.Asc).
 			Limit(c.chunk).Documents(ctx).GetAll()
 		if err != nil {
 			return res, fmt.Errorf("read events of %s after %d: %w", sessionID, res.To, err)
 		}
 		for _, d := range docs {
-			e := decodeAccepted(d)
+			e := model.DecodeEvent(d)
 			if e.SequenceNumber != res.To+1 {
 				if rebuilt && res.To == 0 {
 					return res, fmt.Errorf("session %s: %w", sessionID, ErrCannotRebuild)
@@ -142,7 +142,7 @@ func (c *Compactor) Compact(ctx context.Context, sessionID string) (Result, erro
 			return ErrNewerSnapshot
 		}
 		res.Written = true
-		return tx.Set(Ref(sessRef), next)
+		return tx.Set(model.SnapshotRef(sessRef), next)
 	})
 	if err != nil {
 		return res, fmt.Errorf("write snapshot of %s: %w", sessionID, err)

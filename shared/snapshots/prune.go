@@ -8,7 +8,7 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/pajama-app/sharedexperiences/shared/bulk"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // Prune deletes, in bulk, the events a late joiner can no longer
@@ -17,27 +17,27 @@ import (
 // so snapshot + remaining events always equal the whole history. It
 // returns how many events it deleted.
 func Prune(ctx context.Context, fs *firestore.Client, sessionID string, cutoff time.Time) (int, error) {
-	sessRef := fs.Collection(sessions.SessionsCollection).Doc(sessionID)
+	sessRef := model.SessionRef(fs, sessionID)
 	snap, err := Read(ctx, nil, sessRef)
 	if err != nil || snap == nil {
 		return 0, err
 	}
-	events := sessRef.Collection(sessions.EventsCollection)
+	events := model.EventsRef(sessRef)
 	var doomed []*firestore.DocumentRef
 	// Accepted events come in sequence order, which is commit order: the
 	// first one written after cutoff ends the scan.
-	docs, err := events.Where("sequenceNumber", "<=", snap.LastEventSequenceNumber).
-		OrderBy("sequenceNumber", firestore.Asc).Documents(ctx).GetAll()
+	docs, err := events.Where(model.FieldSequenceNumber, "<=", snap.LastEventSequenceNumber).
+		OrderBy(model.FieldSequenceNumber, firestore.Asc).Documents(ctx).GetAll()
 	if err != nil {
 		return 0, fmt.Errorf("read covered events of %s: %w", sessionID, err)
 	}
 	for _, d := range docs {
-		if at, _ := d.Data()["createdAt"].(time.Time); !at.Before(cutoff) {
+		if at, _ := d.Data()[model.FieldCreatedAt].(time.Time); !at.Before(cutoff) {
 			break
 		}
 		doomed = append(doomed, d.Ref)
 	}
-	rejected, err := events.Where("status", "==", "rejected").Where("sequencedAt", "<", cutoff).Documents(ctx).GetAll()
+	rejected, err := events.Where(model.FieldStatus, "==", model.EventRejected).Where(model.FieldSequencedAt, "<", cutoff).Documents(ctx).GetAll()
 	if err != nil {
 		return 0, fmt.Errorf("read rejected events of %s: %w", sessionID, err)
 	}

@@ -11,14 +11,9 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-)
-
-// Collection and document of the snapshot, under a session.
-const (
-	Collection = "state_snapshots"
-	LatestID   = "latest"
 )
 
 // Snapshot is state_snapshots/latest. ExperienceState is stored as a JSON
@@ -62,20 +57,15 @@ func (s *Snapshot) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Ref is the latest snapshot's document.
-func Ref(session *firestore.DocumentRef) *firestore.DocumentRef {
-	return session.Collection(Collection).Doc(LatestID)
-}
-
 // Read returns the latest snapshot, or nil when there is none yet. Within a
 // transaction, pass it as tx.
 func Read(ctx context.Context, tx *firestore.Transaction, session *firestore.DocumentRef) (*Snapshot, error) {
 	var snap *firestore.DocumentSnapshot
 	var err error
 	if tx != nil {
-		snap, err = tx.Get(Ref(session))
+		snap, err = tx.Get(model.SnapshotRef(session))
 	} else {
-		snap, err = Ref(session).Get(ctx)
+		snap, err = model.SnapshotRef(session).Get(ctx)
 	}
 	if status.Code(err) == codes.NotFound {
 		return nil, nil

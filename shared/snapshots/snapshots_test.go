@@ -16,7 +16,7 @@ import (
 	"github.com/pajama-app/sharedexperiences/emulator"
 	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
-	"github.com/pajama-app/sharedexperiences/shared/sessions"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 	"github.com/pajama-app/sharedexperiences/shared/snapshots"
 )
 
@@ -39,24 +39,24 @@ type history struct {
 func newHistory(t *testing.T, fs *firestore.Client, x experiences.Experience) *history {
 	id := emulatortest.ID("s")
 	now := time.Now()
-	_, err := fs.Collection(sessions.SessionsCollection).Doc(id).Set(context.Background(), sessions.Session{
-		ID: id, ExperienceID: x.ID(), OwnerID: "u1", Status: sessions.StatusActive, Participants: []string{"u1"},
+	_, err := fs.Collection(model.SessionsCollection).Doc(id).Set(context.Background(), model.Session{
+		ID: id, ExperienceID: x.ID(), OwnerID: "u1", Status: model.StatusActive, Participants: []string{"u1"},
 		CreatedAt: now, UpdatedAt: now, LastActivityAt: now,
 	})
 	require.NoError(t, err)
 	h := &history{fs: fs, x: x, sessionID: id, start: now.Add(-time.Hour)}
-	h.append(t, experiences.Event{Type: experiences.ParticipantJoined, SenderID: "u1", Data: map[string]string{"userId": "u1", "created": "true"}})
+	h.append(t, experiences.Event{Type: model.ParticipantJoined, SenderID: "u1", Data: map[string]string{"userId": "u1", "created": "true"}})
 	return h
 }
 
 func (h *history) append(t *testing.T, evs ...experiences.Event) {
 	ctx := context.Background()
 	bw := h.fs.BulkWriter(ctx)
-	sess := h.fs.Collection(sessions.SessionsCollection).Doc(h.sessionID)
+	sess := h.fs.Collection(model.SessionsCollection).Doc(h.sessionID)
 	for _, e := range evs {
 		h.events = append(h.events, e)
 		n := int64(len(h.events))
-		_, err := bw.Create(sess.Collection(sessions.EventsCollection).Doc(fmt.Sprintf("e%06d", n)), map[string]any{
+		_, err := bw.Create(sess.Collection(model.EventsCollection).Doc(fmt.Sprintf("e%06d", n)), map[string]any{
 			"id": fmt.Sprintf("e%06d", n), "type": e.Type, "senderId": e.SenderID, "data": e.Data,
 			"clientSequenceNumber": n, "createdAt": h.start.Add(time.Duration(n) * time.Millisecond),
 			"status": "accepted", "sequenceNumber": n,
@@ -97,7 +97,7 @@ func (h *history) requireInvariant(t *testing.T, msg string) {
 func randomEvent(r *rand.Rand, x experiences.Experience) experiences.Event {
 	users := []string{"u1", "u2", "u3"}
 	if r.Intn(8) == 0 {
-		typ := []string{experiences.ParticipantJoined, experiences.ParticipantLeft, experiences.OwnerChanged}[r.Intn(3)]
+		typ := []string{model.ParticipantJoined, model.ParticipantLeft, model.OwnerChanged}[r.Intn(3)]
 		u := users[r.Intn(3)]
 		return experiences.Event{Type: typ, SenderID: u, Data: map[string]string{"userId": u, "newOwnerId": u}}
 	}
@@ -205,11 +205,11 @@ func TestOldSchemaVersion(t *testing.T) {
 	h := newHistory(t, fs, experiences.CoReading)
 	h.append(t, experiences.Event{Type: "story_selected", SenderID: "u1", Data: map[string]string{"storyId": "s"}},
 		experiences.Event{Type: "page_changed", SenderID: "u1", Data: map[string]string{"pageIndex": "2"}})
-	sessRef := fs.Collection(sessions.SessionsCollection).Doc(h.sessionID)
+	sessRef := fs.Collection(model.SessionsCollection).Doc(h.sessionID)
 
 	old := snapshots.Snapshot{ExperienceID: "co_reading", ExperienceState: `{"story":"s","page":2}`,
 		Participants: []string{"u1"}, OwnerID: "u1", LastEventSequenceNumber: 3, SchemaVersion: 0, UpdatedAt: time.Now()}
-	_, err := snapshots.Ref(sessRef).Set(ctx, old)
+	_, err := model.SnapshotRef(sessRef).Set(ctx, old)
 	require.NoError(t, err)
 	res, err := comp.Compact(ctx, h.sessionID)
 	require.NoError(t, err)
@@ -223,7 +223,7 @@ func TestOldSchemaVersion(t *testing.T) {
 
 	newer := old
 	newer.SchemaVersion = 99
-	_, err = snapshots.Ref(sessRef).Set(ctx, newer)
+	_, err = model.SnapshotRef(sessRef).Set(ctx, newer)
 	require.NoError(t, err)
 	_, err = comp.Compact(ctx, h.sessionID)
 	require.ErrorIs(t, err, snapshots.ErrNewerSnapshot)

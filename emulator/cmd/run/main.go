@@ -53,7 +53,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 
-	logger := logging.New(os.Stdout, slog.LevelInfo)
+	logger := logging.New(os.Stdout, slog.LevelInfo, *project)
 	local, err := emulator.Start(ctx, emulator.Options{
 		ProjectID:     *project,
 		Root:          root,

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // Violation is one broken invariant.
@@ -151,7 +152,7 @@ func (c *checker) session(s SessionHistory) map[int64]EventDoc {
 		switch {
 		case doc.EndedAt == nil || doc.EndReason == "":
 			c.fail("ended_shape", s.ID, "ended without endedAt (%v) or endReason (%q)", doc.EndedAt, doc.EndReason)
-		case !ok || last.Type != experiences.ExperienceEnded:
+		case !ok || last.Type != model.ExperienceEnded:
 			c.fail("ended_shape", s.ID, "ended, but the last accepted event (%d) is %s", n, last.Type)
 		}
 	}

@@ -667,4 +667,3 @@ func readSession(ctx context.Context, sid string) (SessionHistory, error) {
 	}
 	return sh, nil
 }
-

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // This file is the model: the contract of SPEC.md and the README's event
@@ -128,7 +129,7 @@ func (m Model) Replay(experienceID string, evs []EventDoc) (map[string]Outcome, 
 		case e.Bytes > m.Config.MaxEventBytes:
 			reject("too_large")
 			continue
-		case experiences.IsSystemType(e.Type) && !server:
+		case model.IsSystemType(e.Type) && !server:
 			reject("system_event_reserved")
 			continue
 		case st.Ended && m.Break != "end":
@@ -172,7 +173,7 @@ func (m Model) Replay(experienceID string, evs []EventDoc) (map[string]Outcome, 
 func (st *ModelState) apply(e EventDoc) {
 	uid := e.Data["userId"]
 	switch e.Type {
-	case experiences.ParticipantJoined:
+	case model.ParticipantJoined:
 		if e.Data["created"] == "true" && (len(st.Members) > 0 || st.Owner != "") {
 			st.Wrong = append(st.Wrong, e.DocID+": a creator joined a session that had begun")
 		}
@@ -182,9 +183,9 @@ func (st *ModelState) apply(e EventDoc) {
 		if e.Data["created"] == "true" {
 			st.Owner = uid
 		}
-	case experiences.ParticipantLeft:
+	case model.ParticipantLeft:
 		st.Members = slices.DeleteFunc(st.Members, func(p string) bool { return p == uid })
-	case experiences.OwnerChanged:
+	case model.OwnerChanged:
 		prev, next := e.Data["previousOwnerId"], e.Data["newOwnerId"]
 		switch {
 		case prev != st.Owner:
@@ -197,7 +198,7 @@ func (st *ModelState) apply(e EventDoc) {
 			st.Wrong = append(st.Wrong, e.DocID+": owner left, ownership went to "+next+", not the longest present "+st.Members[0])
 		}
 		st.Owner = next
-	case experiences.ExperienceEnded:
+	case model.ExperienceEnded:
 		st.Ended = true
 	}
 }

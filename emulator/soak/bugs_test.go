@@ -46,3 +46,14 @@ func TestBugSessionInEndedCall(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEqual(t, "active", snap.Data()["status"], "createSession made an active session in an ended call")
 }
+
+// Seed 5072 (fanout_once, crash-free run, on main after c85c1be): a
+// session ended (its call deleted), cleanupEndedSessions finalized it, and
+// events written to it afterwards (admin writes, rejected
+// session_not_active) made a sequencing run publish the whole session
+// again, 1..26, identical copies. FinalizeEnded deletes the session's
+// server collection (shared/sessions/presence.go:79), the fan-out cursor
+// included (shared/model/layout.go:103), so the next publish starts over.
+// The saved history shows it offline:
+//
+//	HISTORY=testdata/seed-5072-fanout-republished.json go test ./emulator/soak -run TestRecheck -v

@@ -8,7 +8,7 @@ export EMULATORS_REQUIRED ?= 1
 
 NODE_STAMP := emulator/node_modules/.package-lock.json
 
-.PHONY: help run seed client test unit lint fuzz bench deploy deploy-dry-run smoke clean
+.PHONY: help run seed client test unit lint fuzz bench soak deploy deploy-dry-run smoke clean
 
 help:
 	@echo "make run             the whole stack on the local emulators (Ctrl-C stops it)"
@@ -18,6 +18,7 @@ help:
 	@echo "make unit            unit tests only (no emulators)"
 	@echo "make lint            gofmt, go vet, staticcheck"
 	@echo "make fuzz            each fuzz target for FUZZTIME (default 30s)"
+	@echo "make soak            seeded random histories with faults and crashes (SEEDS, DURATION, SEED)"
 	@echo "make bench           the benchmark scenarios on a fresh stack; writes bench/RESULTS.md"
 	@echo "make deploy          APIs, accounts, roles, rules, indexes, TTL, topics, functions, schedules (ARGS=\"-project P\")"
 	@echo "make deploy-dry-run  the plan, offline checks, and the whole deploy against a local stand-in"
@@ -93,6 +94,16 @@ fuzz:
 BENCH_FLAGS ?=
 bench: $(NODE_STAMP)
 	$(GO) run ./bench $(BENCH_FLAGS)
+
+# Seeded random histories against the stack (emulator/soak): SEEDS of them
+# from SEED_BASE (default: the clock), for at most DURATION; SEED=n replays
+# one script. Failing histories are saved to SOAK_OUT (default /tmp).
+SEEDS ?= 200
+DURATION ?= 1h
+SEED_BASE ?= $(shell date +%s)
+ROUNDS ?= 30
+soak: $(NODE_STAMP)
+	SEEDS=$(SEEDS) DURATION=$(DURATION) SEED_BASE=$(SEED_BASE) ROUNDS=$(ROUNDS) $(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./emulator/soak
 
 smoke: $(NODE_STAMP)
 	cd emulator && node smoke/client.mjs

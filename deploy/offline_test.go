@@ -175,7 +175,7 @@ func TestDeployOffline(t *testing.T) {
 			require.NotNil(t, o, f)
 			require.Equal(t, []any{}, field(o, "indexConfig.indexes"), f)
 		}
-		for _, g := range []string{"experience_sessions", "events", "state_snapshots"} {
+		for _, g := range []string{"experience_sessions", "events", "state_snapshots", "server"} {
 			require.NotNil(t, field(srv.Resource("firestore", db+g+"/fields/expireAt"), "ttlConfig"), g)
 		}
 		require.NotNil(t, srv.Resource("firebaserules", project+"/releases/cloud.firestore/(default)"))

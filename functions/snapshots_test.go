@@ -221,15 +221,15 @@ func TestEndedSessionCleanup(t *testing.T) {
 	require.True(t, ok)
 	require.True(t, expireAt.After(*ended.Session.EndedAt))
 	require.Equal(t, true, snap.Data()["finalized"])
-	for _, col := range []string{model.EventsCollection, model.SnapshotsCollection} {
+	for _, col := range []string{model.EventsCollection, model.SnapshotsCollection, model.ServerCollection} {
 		docs, err := sessRef.Collection(col).Documents(ctx).GetAll()
 		require.NoError(t, err)
-		require.NotEmpty(t, docs)
+		require.NotEmpty(t, docs, col)
 		for _, d := range docs {
 			require.Equal(t, expireAt, d.Data()["expireAt"], "%s/%s", col, d.Ref.ID)
 		}
 	}
-	for _, col := range []string{model.PresenceCollection, "server"} {
+	for _, col := range []string{model.PresenceCollection} {
 		docs, err := sessRef.Collection(col).Documents(ctx).GetAll()
 		require.NoError(t, err)
 		require.Empty(t, docs, col)

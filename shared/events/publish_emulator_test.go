@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/pajama-app/sharedexperiences/emulator/emulatortest"
 	. "github.com/pajama-app/sharedexperiences/shared/events"
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
+	"github.com/pajama-app/sharedexperiences/shared/model"
+	"github.com/pajama-app/sharedexperiences/shared/sessions"
 )
 
 // flakyPublisher records what it publishes and fails on demand: failBefore
@@ -83,4 +87,46 @@ func TestPublishCursorRetry(t *testing.T) {
 			require.Equal(t, tt.want, pub.published)
 		})
 	}
+}
+
+// TestNoRepublishAfterFinalize: a finalized session keeps its publish
+// cursor, so a trigger redelivered after finalization (or a late event's
+// run) publishes nothing again. Found by the soak test (seed 5072): the
+// finalizer deleted the cursor, and the next run republished every event.
+func TestNoRepublishAfterFinalize(t *testing.T) {
+	fs := newClient(t)
+	ctx := context.Background()
+	callID := emulatortest.ID("call")
+	_, err := fs.Collection(model.CallsCollection).Doc(callID).Set(ctx, model.Call{Members: []string{"u1"}})
+	require.NoError(t, err)
+	store := sessions.NewStore(fs, nil)
+	sess, err := store.Create(ctx, "u1", callID, "co_reading")
+	require.NoError(t, err)
+	require.NoError(t, writeEvent(ctx, fs, sess.ID, "e0", "u1", 0))
+	pub := &flakyPublisher{}
+	seq := NewSequencer(fs, experiences.Default(), pub, nil, nil)
+	_, err = seq.Sequence(ctx, sess.ID, "e0")
+	require.NoError(t, err)
+	_, err = store.End(ctx, "u1", sess.ID)
+	require.NoError(t, err)
+	ended, err := model.EventsRef(model.SessionRef(fs, sess.ID)).Where(model.FieldType, "==", model.ExperienceEnded).Documents(ctx).GetAll()
+	require.NoError(t, err)
+	require.Len(t, ended, 1)
+	_, err = seq.Sequence(ctx, sess.ID, ended[0].Ref.ID)
+	require.NoError(t, err)
+	pub.mu.Lock()
+	before := append([]int64(nil), pub.published...)
+	pub.mu.Unlock()
+	require.Equal(t, []int64{1, 2, 3}, before)
+
+	done, err := store.Finalize(ctx, sess.ID, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.True(t, done)
+	// A redelivered trigger of an accepted event, on a fresh instance.
+	again := NewSequencer(fs, experiences.Default(), pub, nil, nil)
+	_, err = again.Sequence(ctx, sess.ID, "e0")
+	require.NoError(t, err)
+	pub.mu.Lock()
+	defer pub.mu.Unlock()
+	require.Equal(t, before, pub.published, "events published again after finalization")
 }

@@ -44,7 +44,7 @@ func TestIndexesNameKnownFields(t *testing.T) {
 		} `json:"fieldOverrides"`
 	}
 	require.NoError(t, json.Unmarshal(repoFile(t, "firestore.indexes.json"), &idx))
-	collections := map[string]bool{SessionsCollection: true, EventsCollection: true, SnapshotsCollection: true, PresenceCollection: true, CallsCollection: true}
+	collections := map[string]bool{SessionsCollection: true, EventsCollection: true, SnapshotsCollection: true, PresenceCollection: true, CallsCollection: true, ServerCollection: true}
 	fields := map[string]bool{"__name__": true}
 	for _, f := range []string{FieldID, FieldCallID, FieldExperienceID, FieldOwnerID, FieldStatus, FieldParticipants, FieldLastEventID,
 		FieldLastEventSequenceNumber, FieldCreatedAt, FieldUpdatedAt, FieldLastActivityAt, FieldEndedAt, FieldEndReason, FieldExpireAt,

@@ -60,10 +60,9 @@ func (s *Store) EndedUnfinalized(ctx context.Context, endedBefore time.Time) ([]
 }
 
 // Finalize prepares a session that ended before endedBefore for deletion:
-// its events and snapshot get the session's expireAt, so the TTL policies
-// on those collection groups remove them with the session; the
-// subcollections no TTL policy covers (presence, the server's own
-// documents) are deleted now. endedBefore leaves recently ended sessions
+// its events, snapshot and publish cursor get the session's expireAt, so
+// the TTL policies on those collection groups remove them with the
+// session; presence, which no TTL policy covers, is deleted now. endedBefore leaves recently ended sessions
 // alone while their last events are still being sequenced. It reports
 // whether it finalized the session; a session already finalized, active,
 // too recent or gone is left alone, so a redelivery changes nothing.
@@ -97,8 +96,11 @@ func (s *Store) finalize(ctx context.Context, d *firestore.DocumentSnapshot) err
 	}{
 		{model.EventsCollection, bulk.Update([]firestore.Update{{Path: model.FieldExpireAt, Value: expireAt}})},
 		{model.SnapshotsCollection, bulk.Update([]firestore.Update{{Path: model.FieldExpireAt, Value: expireAt}})},
+		// The publish cursor stays until TTL takes it: a trigger
+		// redelivered after finalization would otherwise find no cursor
+		// and publish the whole session again.
+		{model.ServerCollection, bulk.Update([]firestore.Update{{Path: model.FieldExpireAt, Value: expireAt}})},
 		{model.PresenceCollection, bulk.Delete},
-		{model.ServerCollection, bulk.Delete},
 	} {
 		refs, err := d.Ref.Collection(sub.name).DocumentRefs(ctx).GetAll()
 		if err != nil {

@@ -52,8 +52,6 @@ type Experience interface {
 	// Validate checks an event's type and data against the schema only; it
 	// never looks at the state.
 	Validate(eventType string, data map[string]string) error
-	// EventTypes lists the client event types, for documentation and tests.
-	EventTypes() []string
 	// Initial is the state of a new session.
 	Initial() any
 	// Reduce applies an event that Validate accepts; any other event, and
@@ -121,14 +119,6 @@ func (x definition[S]) ID() string         { return x.d.ID }
 func (x definition[S]) SchemaVersion() int { return x.d.SchemaVersion }
 func (x definition[S]) Initial() any       { return x.d.Initial() }
 func (x definition[S]) MaxStateBytes() int { return x.d.MaxStateBytes }
-
-func (x definition[S]) EventTypes() []string {
-	out := make([]string, 0, len(x.d.Events))
-	for t := range x.d.Events {
-		out = append(out, t)
-	}
-	return out
-}
 
 func (x definition[S]) Validate(eventType string, data map[string]string) error {
 	schema, ok := x.d.Events[eventType]

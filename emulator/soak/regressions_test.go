@@ -1,12 +1,10 @@
-//go:build soakbugs
-
 package soak
 
-// Regression tests for defects the soak found, left failing until the
-// domain packages are fixed (the lead owns shared/sessions, shared/events
-// and shared/snapshots):
-//
-//	go test -tags soakbugs -run TestBug ./emulator/soak -v
+// Regression tests for defects the soak found, each from its seed's
+// shortest history, now fixed. The second (seed 5072: a finalized session
+// republished whole) has its own test beside the fix,
+// shared/events TestNoRepublishAfterFinalize; the saved histories are in
+// testdata/.
 
 import (
 	"context"
@@ -23,8 +21,8 @@ import (
 // call service marked the call ended, then a member called createSession:
 // it succeeded, and the session stays active for good, since no further
 // write of the call triggers onCallWritten. SPEC: "a call deleted or marked
-// ended ends them". requireCallMemberTx (shared/sessions/store.go) checks
-// membership only, not the call's status.
+// ended ends them". Fixed: an ended call refuses createSession and
+// joinSession (FAILED_PRECONDITION).
 func TestBugSessionInEndedCall(t *testing.T) {
 	env.Require(t)
 	ctx := context.Background()

@@ -183,3 +183,15 @@ func TestStackOnNonLoopbackHost(t *testing.T) {
 		require.Contains(t, banner, netip.AddrPortFrom(ip, uint16(port)).String())
 	}
 }
+
+func TestHostAndPortOf(t *testing.T) {
+	for _, tt := range []struct{ in, host, port string }{
+		{"127.0.0.1:8080", "127.0.0.1", "8080"},
+		{"http://127.0.0.1:5001", "127.0.0.1", "5001"},
+		{"[::1]:9099", "::1", "9099"},
+		{"http://[::1]:5001", "::1", "5001"},
+	} {
+		require.Equal(t, tt.host, hostOf(tt.in), tt.in)
+		require.Equal(t, tt.port, portOf(tt.in), tt.in)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -104,7 +105,7 @@ Ctrl-C stops everything.
 `, local.ProjectID, local.AuthHost, local.AuthHost,
 		local.FirestoreHost, hostOf(local.FirestoreHost), portOf(local.FirestoreHost),
 		local.PubSubHost,
-		local.FunctionsURL, hostOf(strings.TrimPrefix(local.FunctionsURL, "http://")), portOf(local.FunctionsURL),
+		local.FunctionsURL, hostOf(local.FunctionsURL), portOf(local.FunctionsURL),
 		local.CallableURL("{name}"), local.FunctionsURL, local.FunctionsURL,
 		inspectorURL, local.Faults(),
 		strings.Join(local.Env(), " \\\n           "))
@@ -153,17 +154,17 @@ func readFirebaseJSON(path string) (firebaseJSON, error) {
 	return c, nil
 }
 
+// hostOf and portOf split "host:port" (an http:// URL's host too), for the
+// banner; net.SplitHostPort knows IPv6 brackets.
 func hostOf(hp string) string {
-	hp = strings.TrimPrefix(hp, "http://")
-	if i := strings.LastIndexByte(hp, ':'); i >= 0 {
-		return hp[:i]
+	host, _, err := net.SplitHostPort(strings.TrimPrefix(hp, "http://"))
+	if err != nil {
+		return hp
 	}
-	return hp
+	return host
 }
 
 func portOf(hp string) string {
-	if i := strings.LastIndexByte(hp, ':'); i >= 0 {
-		return hp[i+1:]
-	}
-	return ""
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(hp, "http://"))
+	return port
 }

@@ -79,7 +79,8 @@ func newSequencerBatch(fs *firestore.Client, batchSize int) *events.Sequencer {
 	if batchSize > 0 {
 		opts.BatchSize = batchSize
 	}
-	return events.NewSequencer(fs, experiences.Default(), noopPublisher{}, &opts, nil)
+	opts.Publisher = noopPublisher{}
+	return events.NewSequencer(fs, experiences.Default(), &opts)
 }
 
 // seqSpec is one load on the in-process sequencer.

@@ -77,6 +77,8 @@ func New(cfg config.Config, deps Deps) *App {
 		log = logging.New(os.Stdout, slog.LevelInfo, cfg.ProjectID)
 	}
 	registry := experiences.Default()
+	seqOpts := cfg.SequencerOptions()
+	seqOpts.Publisher, seqOpts.Logger = deps.Events, log
 	return &App{
 		cfg:      cfg,
 		log:      log,
@@ -86,7 +88,7 @@ func New(cfg config.Config, deps Deps) *App {
 		work:     deps.Work,
 		sessions: sessions.NewStore(deps.Firestore, cfg.StoreOptions(func(id string) bool { _, ok := registry.Lookup(id); return ok })),
 		compact:  snapshots.NewCompactor(deps.Firestore, registry),
-		seq:      events.NewSequencer(deps.Firestore, registry, deps.Events, cfg.SequencerOptions(), log),
+		seq:      events.NewSequencer(deps.Firestore, registry, seqOpts),
 	}
 }
 

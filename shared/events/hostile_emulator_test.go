@@ -53,7 +53,7 @@ func TestJunkCannotFreezeASession(t *testing.T) {
 				require.NoError(t, writeJunk(ctx, fs, sessionID, fmt.Sprintf("j%03d", i), "u2", int64(i)))
 			}
 			require.NoError(t, writeEvent(ctx, fs, sessionID, "valid", "u1", 1))
-			seq := NewSequencer(fs, experiences.Default(), nil, &Options{BatchSize: batch}, nil)
+			seq := NewSequencer(fs, experiences.Default(), &Options{BatchSize: batch})
 			runCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 			defer cancel()
 			// The valid event's trigger alone: it must get through the junk
@@ -107,7 +107,7 @@ func TestEventWithoutOrderDoesNotBlock(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.NoError(t, writeEvent(ctx, fs, sessionID, "valid", "u1", 1))
-	seq := NewSequencer(fs, experiences.Default(), nil, &Options{BatchSize: batch}, nil)
+	seq := NewSequencer(fs, experiences.Default(), &Options{BatchSize: batch})
 	runCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	for i := range batch + 2 {
@@ -186,7 +186,7 @@ func TestOutcomesFixedAtCommitTime(t *testing.T) {
 		sess, err := store.Create(ctx, "u1", callID, "co_reading")
 		require.NoError(t, err)
 		h := &history{fs: fs, store: store, sessionID: sess.ID, callID: callID}
-		seq := NewSequencer(fs, experiences.Default(), nil, &Options{SenderLimit: unlimited, SessionLimit: unlimited}, nil)
+		seq := NewSequencer(fs, experiences.Default(), &Options{SenderLimit: unlimited, SessionLimit: unlimited})
 		drain := func() {
 			docs, err := eventsCol(fs, h.sessionID).Documents(ctx).GetAll()
 			require.NoError(t, err)
@@ -248,7 +248,7 @@ func TestSweepDecidesLostTriggers(t *testing.T) {
 	fs, err := firestore.NewClient(ctx, emulatortest.ID("demo-sweep"))
 	require.NoError(t, err)
 	t.Cleanup(func() { fs.Close() })
-	seq := NewSequencer(fs, experiences.Default(), nil, nil, nil)
+	seq := NewSequencer(fs, experiences.Default(), nil)
 	var ids []string
 	for range 3 {
 		sessionID := newSession(t, fs, "u1")

@@ -20,8 +20,8 @@ func TestInstancesTakeTurns(t *testing.T) {
 	ctx := context.Background()
 	sessionID := newSession(t, fs, "u1")
 	inst := []*Sequencer{
-		NewSequencer(fs, experiences.Default(), nil, nil, nil),
-		NewSequencer(newClient(t), experiences.Default(), nil, nil, nil),
+		NewSequencer(fs, experiences.Default(), nil),
+		NewSequencer(newClient(t), experiences.Default(), nil),
 	}
 	const n = 6
 	for i := range n {
@@ -51,7 +51,7 @@ func TestRedeliveredAfterTheCursor(t *testing.T) {
 	fs := newClient(t)
 	ctx := context.Background()
 	sessionID := newSession(t, fs, "u1")
-	seq := NewSequencer(fs, experiences.Default(), nil, nil, nil)
+	seq := NewSequencer(fs, experiences.Default(), nil)
 	require.NoError(t, writeEvent(ctx, fs, sessionID, "first", "u1", 1))
 	out, err := seq.Sequence(ctx, sessionID, "first")
 	require.NoError(t, err)
@@ -63,7 +63,7 @@ func TestRedeliveredAfterTheCursor(t *testing.T) {
 
 	for name, s := range map[string]*Sequencer{
 		"same instance":  seq,
-		"fresh instance": NewSequencer(newClient(t), experiences.Default(), nil, nil, nil),
+		"fresh instance": NewSequencer(newClient(t), experiences.Default(), nil),
 	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := s.Sequence(ctx, sessionID, "first")

@@ -68,7 +68,7 @@ func TestPublishCursorRetry(t *testing.T) {
 				require.NoError(t, writeEvent(ctx, fs, sessionID, fmt.Sprintf("e%d", i), "u1", int64(i)))
 			}
 			pub := &flakyPublisher{failBefore: tt.failBefore, failAfter: tt.failAfter}
-			seq := NewSequencer(fs, experiences.Default(), pub, nil, nil)
+			seq := NewSequencer(fs, experiences.Default(), &Options{Publisher: pub})
 			failures := tt.failBefore + tt.failAfter
 			for range failures {
 				_, err := seq.Sequence(ctx, sessionID, "e0")
@@ -97,17 +97,20 @@ func TestNoRepublishAfterFinalize(t *testing.T) {
 	fs := newClient(t)
 	ctx := context.Background()
 	callID := emulatortest.ID("call")
-	_, err := fs.Collection(model.CallsCollection).Doc(callID).Set(ctx, model.Call{Members: []string{"u1"}})
+	// A user of its own: the store's per-user creation limit is shared by
+	// every test of the package.
+	uid := emulatortest.ID("u")
+	_, err := fs.Collection(model.CallsCollection).Doc(callID).Set(ctx, model.Call{Members: []string{uid}})
 	require.NoError(t, err)
 	store := sessions.NewStore(fs, nil)
-	sess, err := store.Create(ctx, "u1", callID, "co_reading")
+	sess, err := store.Create(ctx, uid, callID, "co_reading")
 	require.NoError(t, err)
-	require.NoError(t, writeEvent(ctx, fs, sess.ID, "e0", "u1", 0))
+	require.NoError(t, writeEvent(ctx, fs, sess.ID, "e0", uid, 0))
 	pub := &flakyPublisher{}
-	seq := NewSequencer(fs, experiences.Default(), pub, nil, nil)
+	seq := NewSequencer(fs, experiences.Default(), &Options{Publisher: pub})
 	_, err = seq.Sequence(ctx, sess.ID, "e0")
 	require.NoError(t, err)
-	_, err = store.End(ctx, "u1", sess.ID)
+	_, err = store.End(ctx, uid, sess.ID)
 	require.NoError(t, err)
 	ended, err := model.EventsRef(model.SessionRef(fs, sess.ID)).Where(model.FieldType, "==", model.ExperienceEnded).Documents(ctx).GetAll()
 	require.NoError(t, err)
@@ -123,7 +126,7 @@ func TestNoRepublishAfterFinalize(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, done)
 	// A redelivered trigger of an accepted event, on a fresh instance.
-	again := NewSequencer(fs, experiences.Default(), pub, nil, nil)
+	again := NewSequencer(fs, experiences.Default(), &Options{Publisher: pub})
 	_, err = again.Sequence(ctx, sess.ID, "e0")
 	require.NoError(t, err)
 	pub.mu.Lock()

@@ -31,6 +31,12 @@ type Options struct {
 	MaxAttempts int
 	// Clock stamps updatedAt and lastActivityAt (default time.Now).
 	Clock func() time.Time
+	// Publisher fans accepted events out once committed; nil switches the
+	// fan-out off.
+	Publisher Publisher
+	// Logger receives one line per decision, after its commit; nil logs
+	// nothing.
+	Logger *slog.Logger
 }
 
 // DefaultOptions are generous enough for people: 20 events/s per sender
@@ -93,10 +99,12 @@ type Sequencer struct {
 	Stats *Stats
 }
 
-// NewSequencer returns a Sequencer. pub may be nil to switch the fan-out off.
-func NewSequencer(fs *firestore.Client, reg *experiences.Registry, pub Publisher, opts *Options, log *slog.Logger) *Sequencer {
+// NewSequencer returns a Sequencer; zero fields of opts (or a nil opts)
+// take DefaultOptions.
+func NewSequencer(fs *firestore.Client, reg *experiences.Registry, opts *Options) *Sequencer {
 	o := DefaultOptions()
 	if opts != nil {
+		o.Publisher, o.Logger = opts.Publisher, opts.Logger
 		if opts.BatchSize > 0 {
 			o.BatchSize = min(opts.BatchSize, MaxBatchSize)
 		}
@@ -117,7 +125,7 @@ func NewSequencer(fs *firestore.Client, reg *experiences.Registry, pub Publisher
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
-	return &Sequencer{fs: fs, reg: reg, pub: pub, opts: o, log: log, lanes: newLanes(), sessions: newSessionCache(), Stats: &Stats{}}
+	return &Sequencer{fs: fs, reg: reg, pub: o.Publisher, opts: o, log: o.Logger, lanes: newLanes(), sessions: newSessionCache(), Stats: &Stats{}}
 }
 
 // Sequence makes sure the event eventID of session sessionID is decided,

@@ -65,8 +65,8 @@ func TestTwoInstancesRace(t *testing.T) {
 	reg := experiences.Default()
 	unlimited := ratelimit.Limit{PerSecond: 1e6, Burst: 1e6}
 	opts := &Options{BatchSize: 25, SenderLimit: unlimited, SessionLimit: unlimited}
-	a := NewSequencer(fs, reg, nil, opts, nil)
-	b := NewSequencer(fs, reg, nil, opts, nil)
+	a := NewSequencer(fs, reg, opts)
+	b := NewSequencer(fs, reg, opts)
 	type call struct {
 		seq *Sequencer
 		id  string
@@ -127,9 +127,9 @@ func BenchmarkSequencing(b *testing.B) {
 				users[i] = fmt.Sprintf("u%02d", i)
 			}
 			sessionID := newSession(b, fs, users...)
-			seq := NewSequencer(fs, experiences.Default(), nil, &Options{
+			seq := NewSequencer(fs, experiences.Default(), &Options{
 				SenderLimit: ratelimit.Limit{PerSecond: 1e6, Burst: 1e6}, SessionLimit: ratelimit.Limit{PerSecond: 1e6, Burst: 1e6},
-			}, nil)
+			})
 			var wg sync.WaitGroup
 			next := make(chan int, b.N)
 			for i := range b.N {

@@ -16,7 +16,7 @@ help:
 	@echo "make client          a participant (JS SDK) in the call's session: AS=bob CALL=call1 [AT=host]"
 	@echo "make test            every test, against the real emulators"
 	@echo "make unit            unit tests only (no emulators)"
-	@echo "make lint            gofmt, go vet, staticcheck"
+	@echo "make lint            gofmt, go vet, staticcheck (all checks)"
 	@echo "make fuzz            each fuzz target for FUZZTIME (default 30s)"
 	@echo "make soak            seeded random histories with faults and crashes (SEEDS, DURATION, SEED)"
 	@echo "make bench           the benchmark scenarios on a fresh stack; writes bench/RESULTS.md"
@@ -77,7 +77,7 @@ unit:
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 -checks all ./...
 
 # Targets are found in the sources: `go test -list` would run each package's
 # TestMain, which starts the emulators.

@@ -71,7 +71,21 @@ func TestFunctionsHostCrash(t *testing.T) {
 			id := fmt.Sprintf("e%03d", i)
 			ev := map[string]any{"id": id, "type": "page_changed", "senderId": alice.UID,
 				"data": map[string]string{"pageIndex": fmt.Sprint(i)}, "clientSequenceNumber": int64(i)}
-			code, body, err := env.ClientCreate(ctx, alice.IDToken, "experience_sessions/"+sessionID+"/events/"+id, ev, "createdAt")
+			// An ABORTED write did not happen: the emulator times out a
+			// lock that the killed host's open transaction still holds on
+			// the session (until the emulator drops that transaction). The
+			// client SDKs retry such a write with back-off, and so does
+			// this writer, for up to a minute.
+			var code int
+			var body string
+			var err error
+			for deadline, wait := time.Now().Add(time.Minute), 100*time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+				code, body, err = env.ClientCreate(ctx, alice.IDToken, "experience_sessions/"+sessionID+"/events/"+id, ev, "createdAt")
+				if err != nil || code != http.StatusConflict || !strings.Contains(body, "ABORTED") || time.Now().After(deadline) {
+					break
+				}
+				time.Sleep(wait)
+			}
 			if err != nil || code != http.StatusOK {
 				errs <- fmt.Errorf("write %s: %v %d %s", id, err, code, body)
 				return

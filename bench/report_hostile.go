@@ -236,6 +236,9 @@ func hostileMarkdown(r *Results, p func(format string, args ...any)) {
 			if x.Capped {
 				events += " (capped)"
 			}
+			if x.AbortedWrites > 0 {
+				events += fmt.Sprintf(" (%d client writes still ABORTED after 10 tries, given up)", x.AbortedWrites)
+			}
 			nums := "1..N exactly"
 			if !x.Gapless {
 				nums = x.Check

@@ -18,13 +18,20 @@ import (
 // REST, an app reaches through connect*Emulator, and both must agree.
 func TestSDKSmoke(t *testing.T) {
 	env.Require(t)
+	runSDKScript(t, "client.mjs", "smoke client")
+}
+
+// runSDKScript runs a Firebase JS SDK script of emulator/smoke against this
+// package's stack and requires it to exit 0 within a minute.
+func runSDKScript(t *testing.T, script, what string) {
+	t.Helper()
 	root, err := emulator.ModuleRoot()
 	require.NoError(t, err)
 	node := requireSmokeTools(t, root)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, filepath.Join("emulator", "smoke", "client.mjs"))
+	cmd := exec.CommandContext(ctx, node, filepath.Join("emulator", "smoke", script))
 	cmd.Dir = root
 	// The test process's own FIRESTORE_EMULATOR_HOST etc. already point here,
 	// but the script's variables are set explicitly so it cannot fall back
@@ -39,9 +46,9 @@ func TestSDKSmoke(t *testing.T) {
 	// Should the deadline kill node, Wait must not then block on its pipes.
 	cmd.WaitDelay = 5 * time.Second
 	out, err := cmd.CombinedOutput()
-	require.NoError(t, ctx.Err(), "smoke client timed out:\n%s", out)
-	require.NoError(t, err, "smoke client failed (want exit 0):\n%s", out)
-	t.Logf("smoke client:\n%s", out)
+	require.NoError(t, ctx.Err(), "%s timed out:\n%s", what, out)
+	require.NoError(t, err, "%s failed (want exit 0):\n%s", what, out)
+	t.Logf("%s:\n%s", what, out)
 }
 
 // requireSmokeTools returns node's path, skipping (or, with

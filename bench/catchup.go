@@ -160,7 +160,7 @@ func runCatchUp(ctx context.Context, st *stack, sizes []int, reps, warmup int, p
 	}
 
 	prog.phase("scenario 5: compaction", int64(len(sizes)))
-	compactor := snapshots.NewCompactor(st.writer, experiences.Default())
+	compactor := snapshots.NewCompactor(st.writer, experiences.Default(), nil)
 	for i, n := range sizes {
 		start := time.Now()
 		out, err := compactor.Compact(ctx, ids[i])

@@ -517,7 +517,7 @@ func markdown(r *Results) string {
 		p("")
 		p("## Scenario 5: compaction")
 		p("")
-		p("`snapshots.NewCompactor(fs, experiences.Default()).Compact` in this process, once per session above (no snapshot yet, so " +
+		p("`snapshots.NewCompactor(fs, experiences.Default(), nil).Compact` in this process, once per session above (no snapshot yet, so " +
 			"every event is new). Reads: the events folded, plus the session, the snapshot (before folding and again in the writing " +
 			"transaction) and, when the last page of 1,000 was full, the empty page that ends the loop. Writes: the snapshot.")
 		p("")

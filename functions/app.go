@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
@@ -51,6 +52,9 @@ type App struct {
 	seq      *events.Sequencer
 	compact  *snapshots.Compactor
 	work     WorkQueue
+	// now is the one clock of the domain: the schedules' and consumers'
+	// bounds and every timestamp the domain packages write.
+	now func() time.Time
 }
 
 // Deps are the clients an App uses.
@@ -68,6 +72,9 @@ type Deps struct {
 	// maintainSession (the session-work topic).
 	Work   WorkQueue
 	Logger *slog.Logger
+	// Clock is the time every function decides and stamps with (default
+	// time.Now); tests move it instead of back-dating documents.
+	Clock func() time.Time
 }
 
 // New returns an App over its dependencies.
@@ -76,9 +83,15 @@ func New(cfg config.Config, deps Deps) *App {
 	if log == nil {
 		log = logging.New(os.Stdout, slog.LevelInfo, cfg.ProjectID)
 	}
+	now := deps.Clock
+	if now == nil {
+		now = time.Now
+	}
 	registry := experiences.Default()
 	seqOpts := cfg.SequencerOptions()
-	seqOpts.Publisher, seqOpts.Logger = deps.Events, log
+	seqOpts.Publisher, seqOpts.Logger, seqOpts.Clock = deps.Events, log, now
+	storeOpts := cfg.StoreOptions(func(id string) bool { _, ok := registry.Lookup(id); return ok })
+	storeOpts.Clock = now
 	return &App{
 		cfg:      cfg,
 		log:      log,
@@ -86,8 +99,9 @@ func New(cfg config.Config, deps Deps) *App {
 		verifier: deps.Verifier,
 		appCheck: deps.AppCheck,
 		work:     deps.Work,
-		sessions: sessions.NewStore(deps.Firestore, cfg.StoreOptions(func(id string) bool { _, ok := registry.Lookup(id); return ok })),
-		compact:  snapshots.NewCompactor(deps.Firestore, registry),
+		now:      now,
+		sessions: sessions.NewStore(deps.Firestore, storeOpts),
+		compact:  snapshots.NewCompactor(deps.Firestore, registry, &snapshots.Options{Clock: now}),
 		seq:      events.NewSequencer(deps.Firestore, registry, seqOpts),
 	}
 }

@@ -59,7 +59,7 @@ func (a *App) compactOnEvents(ctx context.Context, e event.Event) error {
 // other failure returns its error, and Pub/Sub redelivers that session's
 // message alone.
 func (a *App) compactSession(ctx context.Context, sessionID string, compact func(pruneBefore time.Time) (snapshots.Result, error)) error {
-	res, err := compact(time.Now().Add(-a.cfg.EventRetention))
+	res, err := compact(a.now().Add(-a.cfg.EventRetention))
 	switch {
 	case errors.Is(err, snapshots.ErrStateTooLarge), errors.Is(err, snapshots.ErrNewerSnapshot):
 		a.log.ErrorContext(ctx, "compaction cannot succeed; message acknowledged", logging.KeySessionID, sessionID, "error", err.Error())
@@ -89,7 +89,7 @@ func (a *App) maintainSession(ctx context.Context, e event.Event) error {
 		a.log.ErrorContext(ctx, "undecodable session work; dropped", "ceId", e.ID(), "error", err.Error())
 		return nil
 	}
-	now := time.Now()
+	now := a.now()
 	var result any
 	var err error
 	switch w.Task {

@@ -73,14 +73,14 @@ func sessionWork(task string, ids []string) []Work {
 
 func (a *App) closeStaleSessions() http.Handler {
 	return a.fanOut("closeStaleSessions", TaskStale, func(ctx context.Context) ([]Work, error) {
-		ids, err := a.sessions.StaleIDs(ctx, time.Now().Add(-a.cfg.StaleSessionAfter))
+		ids, err := a.sessions.StaleIDs(ctx, a.now().Add(-a.cfg.StaleSessionAfter))
 		return sessionWork(TaskStale, ids), err
 	})
 }
 
 func (a *App) checkPresence() http.Handler {
 	return a.fanOut("checkPresence", TaskPresence, func(ctx context.Context) ([]Work, error) {
-		silent, err := a.sessions.SilentHeartbeats(ctx, time.Now().Add(-a.cfg.PresenceGrace))
+		silent, err := a.sessions.SilentHeartbeats(ctx, a.now().Add(-a.cfg.PresenceGrace))
 		out := make([]Work, len(silent))
 		for i, s := range silent {
 			out[i] = Work{Task: TaskPresence, SessionID: s.SessionID, UIDs: s.UIDs}
@@ -114,7 +114,7 @@ func (a *App) sweepPendingEvents() http.Handler {
 
 func (a *App) cleanupEndedSessions() http.Handler {
 	return a.fanOut("cleanupEndedSessions", TaskFinalize, func(ctx context.Context) ([]Work, error) {
-		ids, err := a.sessions.EndedUnfinalized(ctx, time.Now().Add(-a.cfg.CleanupGrace))
+		ids, err := a.sessions.EndedUnfinalized(ctx, a.now().Add(-a.cfg.CleanupGrace))
 		return sessionWork(TaskFinalize, ids), err
 	})
 }

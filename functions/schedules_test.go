@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,6 +38,13 @@ type costApp struct {
 
 func newCostApp(t *testing.T, ctx context.Context) *costApp {
 	t.Helper()
+	return newCostAppAt(t, ctx, nil)
+}
+
+// newCostAppAt is newCostApp whose functions read the time from clock
+// (nil: time.Now).
+func newCostAppAt(t *testing.T, ctx context.Context, clock func() time.Time) *costApp {
+	t.Helper()
 	project := "demo-cost-" + emulatortest.ID("")
 	u := &emulator.Usage{}
 	fs, err := u.Firestore(ctx, project)
@@ -51,7 +59,7 @@ func newCostApp(t *testing.T, ctx context.Context) *costApp {
 	}
 	cfg := config.Default()
 	cfg.ProjectID = project
-	app := functions.New(cfg, functions.Deps{Firestore: fs, Work: functions.NewPubSubWork(ps, functions.TopicSessionWork)})
+	app := functions.New(cfg, functions.Deps{Firestore: fs, Work: functions.NewPubSubWork(ps, functions.TopicSessionWork), Clock: clock})
 	c := &costApp{fs: fs, usage: u, schedules: map[string]http.HandlerFunc{}, events: map[string]func(context.Context, event.Event) error{}}
 	functions.Register(app, functions.Registrar{
 		HTTP:       func(name string, fn func(http.ResponseWriter, *http.Request)) { c.schedules[name] = fn },
@@ -227,6 +235,37 @@ func (c *costApp) maintain(t *testing.T, ctx context.Context, w functions.Work) 
 	e.SetSource("//pubsub.googleapis.com/test")
 	require.NoError(t, e.SetData("application/json", body))
 	require.NoError(t, c.events["maintainSession"](ctx, e))
+}
+
+// TestSchedulesReadTheInjectedClock: a session goes stale when the App's
+// clock passes its bound, not when its documents are back-dated, and the
+// session is ended at the clock's time (endedAt and updatedAt alike).
+func TestSchedulesReadTheInjectedClock(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	var at atomic.Int64
+	at.Store(time.Now().UnixNano())
+	// Firestore keeps microseconds.
+	clock := func() time.Time { return time.Unix(0, at.Load()).UTC().Truncate(time.Microsecond) }
+	c := newCostAppAt(t, ctx, clock)
+	id := seedSessions(t, ctx, c.fs, 1, idle, "clock")[0]
+
+	queued, _ := c.run(t, "closeStaleSessions")
+	require.Empty(t, queued, "fresh by the clock")
+	at.Add(int64(config.Default().StaleSessionAfter + time.Minute))
+	queued, _ = c.run(t, "closeStaleSessions")
+	require.Equal(t, []string{id}, queued, "stale by the clock")
+
+	c.maintain(t, ctx, functions.Work{Task: functions.TaskStale, SessionID: id})
+	snap, err := model.SessionRef(c.fs, id).Get(ctx)
+	require.NoError(t, err)
+	var sess model.Session
+	require.NoError(t, snap.DataTo(&sess))
+	require.Equal(t, model.StatusInactive, sess.Status)
+	require.Equal(t, model.EndReasonStale, sess.EndReason)
+	require.NotNil(t, sess.EndedAt)
+	require.True(t, sess.EndedAt.Equal(clock()), "endedAt %v, clock %v", sess.EndedAt, clock())
+	require.True(t, sess.UpdatedAt.Equal(clock()), "updatedAt %v, clock %v", sess.UpdatedAt, clock())
 }
 
 // TestMaintainSessionPresence: the presence work removes a suspect still

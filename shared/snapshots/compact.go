@@ -37,9 +37,19 @@ type Compactor struct {
 	now   func() time.Time
 }
 
-// NewCompactor returns a Compactor.
-func NewCompactor(fs *firestore.Client, reg *experiences.Registry) *Compactor {
-	return &Compactor{fs: fs, reg: reg, chunk: 1000, now: time.Now}
+// Options are a Compactor's optional settings.
+type Options struct {
+	// Clock stamps the snapshot's updatedAt (default time.Now).
+	Clock func() time.Time
+}
+
+// NewCompactor returns a Compactor; opts may be nil.
+func NewCompactor(fs *firestore.Client, reg *experiences.Registry, opts *Options) *Compactor {
+	c := &Compactor{fs: fs, reg: reg, chunk: 1000, now: time.Now}
+	if opts != nil && opts.Clock != nil {
+		c.now = opts.Clock
+	}
+	return c
 }
 
 // Result says what one compaction did.

@@ -132,7 +132,7 @@ func TestCompactionProperty(t *testing.T) {
 	fs := client(t)
 	ctx := context.Background()
 	reg := experiences.Default()
-	comp := snapshots.NewCompactor(fs, reg)
+	comp := snapshots.NewCompactor(fs, reg, nil)
 	for _, id := range reg.IDs() {
 		x, _ := reg.Lookup(id)
 		for seed := int64(1); seed <= 4; seed++ {
@@ -172,17 +172,22 @@ func TestCompactionProperty(t *testing.T) {
 }
 
 // TestCompactionIncrementalAndIdempotent: a second run with nothing new
-// writes nothing; a run after k new events folds exactly k.
+// writes nothing; a run after k new events folds exactly k. The snapshot
+// is stamped by the injected clock.
 func TestCompactionIncrementalAndIdempotent(t *testing.T) {
 	fs := client(t)
 	ctx := context.Background()
-	comp := snapshots.NewCompactor(fs, experiences.Default())
+	stamp := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+	comp := snapshots.NewCompactor(fs, experiences.Default(), &snapshots.Options{Clock: func() time.Time { return stamp }})
 	h := newHistory(t, fs, experiences.CoReading)
 	h.append(t, experiences.Event{Type: "story_selected", SenderID: "u1", Data: map[string]string{"storyId": "s"}})
 	res, err := comp.Compact(ctx, h.sessionID)
 	require.NoError(t, err)
 	require.True(t, res.Written)
 	require.Equal(t, 2, res.Folded)
+	snap, err := snapshots.Read(ctx, nil, fs.Collection(model.SessionsCollection).Doc(h.sessionID))
+	require.NoError(t, err)
+	require.True(t, snap.UpdatedAt.Equal(stamp), "updatedAt %v from the injected clock", snap.UpdatedAt)
 
 	res, err = comp.Compact(ctx, h.sessionID)
 	require.NoError(t, err)
@@ -203,7 +208,7 @@ func TestCompactionIncrementalAndIdempotent(t *testing.T) {
 func TestOldSchemaVersion(t *testing.T) {
 	fs := client(t)
 	ctx := context.Background()
-	comp := snapshots.NewCompactor(fs, experiences.Default())
+	comp := snapshots.NewCompactor(fs, experiences.Default(), nil)
 	h := newHistory(t, fs, experiences.CoReading)
 	h.append(t, experiences.Event{Type: "story_selected", SenderID: "u1", Data: map[string]string{"storyId": "s"}},
 		experiences.Event{Type: "page_changed", SenderID: "u1", Data: map[string]string{"pageIndex": "2"}})
@@ -241,7 +246,7 @@ func TestOldSchemaVersion(t *testing.T) {
 func TestCompactAndPruneClearsTheMark(t *testing.T) {
 	fs := client(t)
 	ctx := context.Background()
-	comp := snapshots.NewCompactor(fs, experiences.Default())
+	comp := snapshots.NewCompactor(fs, experiences.Default(), nil)
 	due := func() []string {
 		found, err := comp.Due(ctx)
 		require.NoError(t, err)
@@ -287,7 +292,7 @@ func TestCompactAndPruneClearsTheMark(t *testing.T) {
 func TestCompactDue(t *testing.T) {
 	fs := client(t)
 	ctx := context.Background()
-	comp := snapshots.NewCompactor(fs, experiences.Default())
+	comp := snapshots.NewCompactor(fs, experiences.Default(), nil)
 	find := func(id string) (snapshots.DueSession, bool) {
 		found, err := comp.Due(ctx)
 		require.NoError(t, err)

@@ -5,20 +5,17 @@
 // latency is raised from the page, the next event's delivery delayed.
 //
 // Prints one JSON line with every step's result; exits 0 on success.
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { initializeApp, deleteApp } from 'firebase/app';
-import { getAuth, connectAuthEmulator, createUserWithEmailAndPassword } from 'firebase/auth';
-import { getFirestore, connectFirestoreEmulator, doc, setDoc, onSnapshot, serverTimestamp } from 'firebase/firestore';
-import { getFunctions, connectFunctionsEmulator, httpsCallable } from 'firebase/functions';
+import { createUserWithEmailAndPassword } from 'firebase/auth';
+import { doc, setDoc, onSnapshot, serverTimestamp } from 'firebase/firestore';
+import { httpsCallable } from 'firebase/functions';
+import { config, connect, disconnect, newID, check, seed, strArray, run } from '../smoke/harness.mjs';
 
-const env = (k) => { const v = process.env[k]; if (!v) throw new Error(`${k} not set`); return v; };
 const cfg = {
-  projectId: env('PROJECT_ID'), authHost: env('AUTH_EMULATOR_HOST'), firestoreHost: env('FIRESTORE_EMULATOR_HOST'),
-  functionsURL: env('FUNCTIONS_EMULATOR_URL'), region: env('REGION'), inspectorURL: env('INSPECTOR_URL'),
+  ...config(), inspectorURL: process.env.INSPECTOR_URL || 'http://127.0.0.1:4000',
   screenshot: process.env.SCREENSHOT || '', latencyMs: 1500,
 };
 // The same flags as the README's: this machine's network refuses the
@@ -27,32 +24,6 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const WAIT_MS = 20_000;
 const OVERALL_TIMEOUT_MS = 100_000;
-
-const summary = { ok: false, steps: [] };
-let finished = false;
-function finish(code) {
-  if (finished) return;
-  finished = true;
-  summary.ok = code === 0;
-  process.stdout.write(JSON.stringify(summary) + '\n', () => process.exit(code));
-}
-const watchdog = setTimeout(() => {
-  summary.steps.push({ step: 'watchdog', ok: false, error: `not done within ${OVERALL_TIMEOUT_MS} ms` });
-  finish(1);
-}, OVERALL_TIMEOUT_MS);
-
-async function step(name, fn) {
-  const start = Date.now();
-  try {
-    const detail = await fn();
-    summary.steps.push({ step: name, ok: true, ms: Date.now() - start, ...(detail ? { detail } : {}) });
-    return detail;
-  } catch (err) {
-    summary.steps.push({ step: name, ok: false, ms: Date.now() - start, error: err?.message ?? String(err) });
-    throw err;
-  }
-}
-function check(cond, message) { if (!cond) throw new Error(message); }
 
 // decided resolves with the event document once the functions gave it a
 // status.
@@ -69,30 +40,15 @@ function decided(ref) {
   });
 }
 
-async function main() {
-  const app = initializeApp({ projectId: cfg.projectId, apiKey: 'fake-api-key' });
-  const auth = getAuth(app);
-  connectAuthEmulator(auth, `http://${cfg.authHost}`, { disableWarnings: true });
-  const db = getFirestore(app);
-  const [fsHost, fsPort] = cfg.firestoreHost.split(':');
-  connectFirestoreEmulator(db, fsHost, Number(fsPort));
-  const functions = getFunctions(app, cfg.region);
-  const fnURL = new URL(cfg.functionsURL);
-  connectFunctionsEmulator(functions, fnURL.hostname, Number(fnURL.port));
-  const id = (p) => p + randomUUID().replaceAll('-', '');
+async function main(step, summary) {
+  const { app, auth, db, functions } = connect(cfg);
+  const id = newID;
 
   const uid = await step('signUp', async () =>
     (await createUserWithEmailAndPassword(auth, `${id('insp')}@example.com`, 'password-123')).user.uid);
   const callId = id('call');
-  await step('seed call', async () => {
-    // The app's call service writes calls (admin only): the emulator's admin bypass.
-    const root = `projects/${cfg.projectId}/databases/(default)/documents`;
-    const res = await fetch(`http://${cfg.firestoreHost}/v1/${root}/calls?documentId=${callId}`, {
-      method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: 'Bearer owner' },
-      body: JSON.stringify({ fields: { members: { arrayValue: { values: [{ stringValue: uid }] } } } }),
-    });
-    check(res.ok, `seed call: HTTP ${res.status}: ${await res.text()}`);
-  });
+  // The app's call service writes calls (admin only).
+  await step('seed call', () => seed(cfg, { [`calls/${callId}`]: { members: strArray([uid]) } }));
   const sessionId = await step('createSession', async () =>
     (await httpsCallable(functions, 'createSession')({ callId, experienceId: 'co_reading' })).data.session.id);
   summary.sessionId = sessionId;
@@ -196,14 +152,7 @@ async function main() {
     await browser.close().catch(() => {});
     rmSync(userDataDir, { recursive: true, force: true });
   }
-  await Promise.race([deleteApp(app).catch(() => {}), new Promise((r) => setTimeout(r, 2000))]);
+  await disconnect(app);
 }
 
-main().then(
-  () => { clearTimeout(watchdog); finish(0); },
-  (err) => {
-    clearTimeout(watchdog);
-    if (!summary.steps.some((s) => !s.ok)) summary.steps.push({ step: 'setup', ok: false, error: err?.message ?? String(err) });
-    finish(1);
-  },
-);
+run(main, { timeoutMs: OVERALL_TIMEOUT_MS });

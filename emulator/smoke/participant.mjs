@@ -16,40 +16,20 @@
 // ports; AUTH_EMULATOR_HOST, FIRESTORE_EMULATOR_HOST, FUNCTIONS_EMULATOR_URL
 // override each.
 import { createInterface } from 'node:readline';
-import { readFileSync } from 'node:fs';
-import { initializeApp } from 'firebase/app';
-import { getAuth, connectAuthEmulator, signInWithEmailAndPassword } from 'firebase/auth';
+import { signInWithEmailAndPassword } from 'firebase/auth';
 import {
-  getFirestore, connectFirestoreEmulator, collection, doc, setDoc, onSnapshot,
-  query, where, orderBy, serverTimestamp,
+  collection, doc, setDoc, onSnapshot, query, where, orderBy, serverTimestamp,
 } from 'firebase/firestore';
-import { getFunctions, connectFunctionsEmulator, httpsCallable } from 'firebase/functions';
+import { httpsCallable } from 'firebase/functions';
+import { config, connect } from './harness.mjs';
 
 const [user, callId, host = '127.0.0.1'] = process.argv.slice(2);
 if (!user || !callId) {
   console.error('usage: node smoke/participant.mjs USER CALL [HOST]   (make client AS=bob CALL=call1)');
   process.exit(2);
 }
-const fb = JSON.parse(readFileSync(new URL('../../firebase.json', import.meta.url)));
-const rc = JSON.parse(readFileSync(new URL('../../.firebaserc', import.meta.url)));
-const port = (name) => fb.emulators[name].port;
-const at = (name) => (host.includes(':') ? `[${host}]` : host) + ':' + port(name);
-const cfg = {
-  projectId: process.env.PROJECT_ID || rc.projects.default,
-  authHost: process.env.AUTH_EMULATOR_HOST || at('auth'),
-  firestoreHost: process.env.FIRESTORE_EMULATOR_HOST || at('firestore'),
-  functionsURL: process.env.FUNCTIONS_EMULATOR_URL || `http://${at('functions')}`,
-};
-
-const app = initializeApp({ projectId: cfg.projectId, apiKey: 'fake-api-key' });
-const auth = getAuth(app);
-connectAuthEmulator(auth, `http://${cfg.authHost}`, { disableWarnings: true });
-const db = getFirestore(app);
-const fs = cfg.firestoreHost.lastIndexOf(':');
-connectFirestoreEmulator(db, cfg.firestoreHost.slice(0, fs).replace(/^\[|\]$/g, ''), Number(cfg.firestoreHost.slice(fs + 1)));
-const functions = getFunctions(app, 'us-central1');
-const fnURL = new URL(cfg.functionsURL);
-connectFunctionsEmulator(functions, fnURL.hostname.replace(/^\[|\]$/g, ''), Number(fnURL.port));
+const cfg = config(host);
+const { auth, db, functions } = connect(cfg);
 const call = (name, data) => httpsCallable(functions, name)(data).then((r) => r.data);
 const log = (...a) => console.log(new Date().toISOString().slice(11, 23), ...a);
 

@@ -22,22 +22,30 @@ var stack *emulator.Stack
 
 func TestMain(m *testing.M) { os.Exit(emulatortest.MainStack(m, &stack)) }
 
-// signIn calls an Auth emulator sign-in endpoint as a client SDK does and
-// returns the uid it signed in.
-func signIn(t *testing.T, method string, body map[string]any) string {
+// signedIn is what an Auth emulator sign-in endpoint answers.
+type signedIn struct {
+	LocalID string `json:"localId"`
+	IDToken string `json:"idToken"`
+}
+
+// signIn calls an Auth emulator sign-in endpoint (signInWithPassword,
+// signInWithCustomToken) as a client SDK does.
+func signIn(t *testing.T, method string, body map[string]any) signedIn {
 	t.Helper()
-	b, _ := json.Marshal(body)
+	body["returnSecureToken"] = true
+	b, err := json.Marshal(body)
+	require.NoError(t, err)
 	resp, err := http.Post("http://"+stack.AuthHost+"/identitytoolkit.googleapis.com/v1/accounts:"+method+"?key=fake-api-key",
 		"application/json", bytes.NewReader(b))
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
+	out, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
 	require.Equal(t, http.StatusOK, resp.StatusCode, string(out))
-	var got struct {
-		LocalID string `json:"localId"`
-	}
+	var got signedIn
 	require.NoError(t, json.Unmarshal(out, &got))
-	return got.LocalID
+	require.NotEmpty(t, got.IDToken)
+	return got
 }
 
 // TestSeedCommand runs the command against the real Auth and Firestore
@@ -70,13 +78,11 @@ func TestSeedCommand(t *testing.T) {
 	require.Len(t, res.Users, 2)
 	for _, u := range res.Users {
 		t.Run(u.UID, func(t *testing.T) {
-			require.Equal(t, u.UID, signIn(t, "signInWithPassword",
-				map[string]any{"email": u.Email, "password": u.Password, "returnSecureToken": true}))
+			require.Equal(t, u.UID, signIn(t, "signInWithPassword", map[string]any{"email": u.Email, "password": u.Password}).LocalID)
 			tok, err := admin.VerifyIDToken(ctx, u.IDToken)
 			require.NoError(t, err)
 			require.Equal(t, u.UID, tok.UID)
-			idToken := signInCustom(t, u.CustomToken)
-			tok, err = admin.VerifyIDToken(ctx, idToken)
+			tok, err = admin.VerifyIDToken(ctx, signIn(t, "signInWithCustomToken", map[string]any{"token": u.CustomToken}).IDToken)
 			require.NoError(t, err)
 			require.Equal(t, u.UID, tok.UID)
 		})
@@ -89,32 +95,13 @@ func TestSeedCommand(t *testing.T) {
 	snap, err = fs.Doc("calls/" + call).Get(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []any{alice}, snap.Data()["members"])
-	require.Equal(t, alice, signIn(t, "signInWithPassword",
-		map[string]any{"email": res.Users[0].Email, "password": seed.Password, "returnSecureToken": true}))
+	require.Equal(t, alice, signIn(t, "signInWithPassword", map[string]any{"email": res.Users[0].Email, "password": seed.Password}).LocalID)
 
 	// The human-readable form names what an iOS client calls.
 	var out bytes.Buffer
 	require.NoError(t, run([]string{"-call", call, "-users", alice}, &out))
 	require.Contains(t, out.String(), "signIn(withEmail:")
 	require.Contains(t, out.String(), "signIn(withCustomToken:")
-}
-
-// signInCustom exchanges a custom token as signInWithCustomToken does.
-func signInCustom(t *testing.T, token string) string {
-	t.Helper()
-	b, _ := json.Marshal(map[string]any{"token": token, "returnSecureToken": true})
-	resp, err := http.Post("http://"+stack.AuthHost+"/identitytoolkit.googleapis.com/v1/accounts:signInWithCustomToken?key=fake-api-key",
-		"application/json", bytes.NewReader(b))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(resp.Body)
-	require.Equal(t, http.StatusOK, resp.StatusCode, string(out))
-	var got struct {
-		IDToken string `json:"idToken"`
-	}
-	require.NoError(t, json.Unmarshal(out, &got))
-	require.NotEmpty(t, got.IDToken)
-	return got.IDToken
 }
 
 func TestSeedRefuses(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -258,27 +257,14 @@ func checkNumbers(ctx context.Context, fs *firestore.Client, sid string, row *In
 		}
 	}
 	row.Lost = row.Events - row.Accepted - row.Rejected
-	slices.Sort(nums)
-	row.Gapless = true
-	for i, n := range nums {
-		if n != int64(i+1) {
-			row.Gapless = false
-			if i > 0 && n == nums[i-1] {
-				row.Check = fmt.Sprintf("sequence number %d given twice", n)
-			} else {
-				row.Check = fmt.Sprintf("sequence number %d missing (next is %d)", i+1, n)
-			}
-			break
-		}
-	}
 	snap, err := fs.Collection(model.SessionsCollection).Doc(sid).Get(ctx)
 	if err != nil {
 		return fmt.Errorf("read the session: %w", err)
 	}
-	last, _ := snap.Data()["lastEventSequenceNumber"].(int64)
-	if row.Gapless && last != int64(len(nums)) {
-		row.Gapless = false
-		row.Check = fmt.Sprintf("session says %d accepted, the events %d", last, len(nums))
+	last, _ := snap.Data()[model.FieldLastEventSequenceNumber].(int64)
+	row.Gapless = true
+	if err := model.CheckNumbers(nums, last); err != nil {
+		row.Gapless, row.Check = false, err.Error()
 	}
 	return nil
 }

@@ -108,14 +108,8 @@ func (c *checker) session(s SessionHistory) map[int64]EventDoc {
 		}
 	}
 	n := int64(len(byNumber))
-	for i := int64(1); i <= n; i++ {
-		if _, ok := byNumber[i]; !ok {
-			c.fail("numbers_contiguous", s.ID, "accepted numbers %v are not 1..%d", sortedNumbers(byNumber), n)
-			break
-		}
-	}
-	if s.Session.LastEventSequenceNumber != n {
-		c.fail("numbers_contiguous", s.ID, "session lastEventSequenceNumber %d, %d events accepted", s.Session.LastEventSequenceNumber, n)
+	if err := model.CheckNumbers(sortedNumbers(byNumber), s.Session.LastEventSequenceNumber); err != nil {
+		c.fail("numbers_contiguous", s.ID, "accepted numbers %v: %v", sortedNumbers(byNumber), err)
 	} else if n > 0 && s.Session.LastEventID != byNumber[n].DocID {
 		c.fail("numbers_contiguous", s.ID, "session lastEventId %s, event %d is %s", s.Session.LastEventID, n, byNumber[n].DocID)
 	}
@@ -303,14 +297,8 @@ func (c *checker) observations() {
 					}
 				}
 			}
-			if int64(len(s.Numbers)) != s.LastEventSequenceNumber {
-				c.fail("numbers_contiguous", sid, "observation %d: %d events accepted, session at %d", i, len(s.Numbers), s.LastEventSequenceNumber)
-			}
-			for n := int64(1); n <= int64(len(s.Numbers)); n++ {
-				if _, ok := seen[n]; !ok {
-					c.fail("numbers_contiguous", sid, "observation %d: gap at %d", i, n)
-					break
-				}
+			if err := model.CheckNumbers(slices.Collect(maps.Keys(seen)), s.LastEventSequenceNumber); err != nil {
+				c.fail("numbers_contiguous", sid, "observation %d: %v", i, err)
 			}
 		}
 		for call, ids := range active {

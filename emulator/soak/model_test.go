@@ -102,6 +102,11 @@ func TestEachInvariantCanFail(t *testing.T) {
 		mutate    func(h *History)
 	}{
 		{"numbers_contiguous", func(h *History) { h.Sessions[0].Events[accepted(h)[2]].SequenceNumber = 99 }},
+		{"numbers_contiguous", func(h *History) { // a read that saw a gap
+			h.Observations = []Observation{{Sessions: map[string]ObsSession{"s": {CallID: "c", Status: "active",
+				Participants: []string{"a"}, OwnerID: "a", LastEventSequenceNumber: 2,
+				Numbers: map[string]int64{h.Sessions[0].Events[0].DocID: 1, "unseen": 3}}}}}
+		}},
 		{"decision_shape", func(h *History) { h.Sessions[0].Events[2].RejectReason = "" }},
 		{"pending_swept", func(h *History) { h.Sessions[0].Events[2].Status, h.Sessions[0].Events[2].RejectReason = "", "" }},
 		{"model_outcome", func(h *History) {

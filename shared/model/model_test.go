@@ -135,3 +135,30 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
+
+func TestCheckNumbers(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		numbers []int64
+		last    int64
+		want    string // "" for none
+	}{
+		{"none", nil, 0, ""},
+		{"in order", []int64{1, 2, 3}, 3, ""},
+		{"any order", []int64{3, 1, 2}, 3, ""},
+		{"gap", []int64{1, 3, 4}, 4, "number 2 missing (next is 3)"},
+		{"no 1", []int64{2}, 2, "number 1 missing"},
+		{"twice", []int64{1, 2, 2, 3}, 4, "number 2 given twice"},
+		{"session behind", []int64{1, 2}, 1, "session says 1 accepted, the events 2"},
+		{"session ahead", nil, 1, "session says 1 accepted, the events 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := CheckNumbers(tc.numbers, tc.last)
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}

@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -285,4 +286,64 @@ func TestSweepDecidesLostTriggers(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, res.Events)
 	require.Nil(t, decisionOf(t, ctx, fs, ids[0], "late")["status"])
+}
+
+// TestEventAtTheDocumentLimit: a participant writes the largest event
+// Firestore accepts (found as an attacker would, by shrinking it until the
+// create succeeds), then a valid one. Its rejection must not grow the
+// document past Firestore's limit, or no run of the session could commit
+// again: the junk is rejected, the valid event numbered.
+func TestEventAtTheDocumentLimit(t *testing.T) {
+	fs := newClient(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		value  func(n int) any
+		reason RejectReason
+	}{
+		{"string data", func(n int) any { return strings.Repeat("x", n) }, ReasonTooLarge},
+		{"bytes data", func(n int) any { return make([]byte, n) }, ReasonMalformed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sessionID := newSession(t, fs, "u1", "u2")
+			ref := eventsCol(fs, sessionID).Doc("big")
+			doc := func(n int) map[string]any {
+				return map[string]any{"id": "big", "type": "page_changed", "senderId": "u2", "data": map[string]any{"pageIndex": tc.value(n)},
+					"clientSequenceNumber": int64(1), "createdAt": firestore.ServerTimestamp}
+			}
+			// The largest size the emulator takes, to the byte.
+			lo, hi := 1<<20-4096, 1<<20+1 // lo is accepted, hi refused
+			_, err := eventsCol(fs, sessionID).Doc("probe").Create(ctx, doc(hi))
+			require.Error(t, err, "the emulator enforces the 1 MiB document limit")
+			for hi-lo > 1 {
+				mid := (lo + hi) / 2
+				probe := eventsCol(fs, sessionID).Doc(fmt.Sprintf("probe%d", mid))
+				if _, err := probe.Create(ctx, doc(mid)); err == nil {
+					lo = mid
+					_, err := probe.Delete(ctx)
+					require.NoError(t, err)
+				} else {
+					hi = mid
+				}
+			}
+			_, err = ref.Create(ctx, doc(lo))
+			require.NoError(t, err)
+			require.NoError(t, writeEvent(ctx, fs, sessionID, "valid", "u1", 2))
+
+			seq := NewSequencer(fs, experiences.Default(), nil)
+			runCtx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			out, err := seq.Sequence(runCtx, sessionID, "valid")
+			require.NoError(t, err, "the valid event behind a %d-byte event", lo)
+			require.Equal(t, model.EventAccepted, out.Status)
+			require.EqualValues(t, 1, out.SequenceNumber)
+			out, err = seq.Sequence(runCtx, sessionID, "big")
+			require.NoError(t, err)
+			require.Equal(t, model.EventRejected, out.Status)
+			require.Equal(t, tc.reason, out.Reason)
+			got := decisionOf(t, ctx, fs, sessionID, "big")
+			require.Equal(t, string(tc.reason), got[model.FieldRejectReason])
+			require.NotContains(t, got, model.FieldData, "its data went with the decision")
+		})
+	}
 }

@@ -244,7 +244,7 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 			res.decisions = []decision{{ownEv, out}}
 			res.progressed = true
 			writes++
-			return tx.Update(evCol.Doc(eventID), out.decision().Updates())
+			return tx.Update(evCol.Doc(eventID), out.decision(ownEv).Updates())
 		}
 		var stored model.SessionDocument
 		if err := sessSnap.DataTo(&stored); err != nil {
@@ -262,7 +262,7 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		for _, d := range p.decisions {
 			res.decided[d.Event.DocID] = d.Outcome
 			writes++
-			if err := tx.Update(evCol.Doc(d.Event.DocID), d.Outcome.decision().Updates()); err != nil {
+			if err := tx.Update(evCol.Doc(d.Event.DocID), d.Outcome.decision(d.Event).Updates()); err != nil {
 				return err
 			}
 		}
@@ -387,9 +387,12 @@ func (s *Sequencer) rules() rules {
 	return rules{maxEventBytes: s.opts.MaxEventBytes, sender: s.opts.SenderLimit, session: s.opts.SessionLimit, lookup: s.reg.Lookup}
 }
 
-// decision is the outcome as the event document stores it.
-func (o Outcome) decision() model.Decision {
-	return model.Decision{Status: o.Status, RejectReason: string(o.Reason), SequenceNumber: o.SequenceNumber}
+// decision is the outcome as the event document of ev stores it: a
+// rejected event near Firestore's document limit loses its data, so the
+// decision fits.
+func (o Outcome) decision(ev model.Event) model.Decision {
+	return model.Decision{Status: o.Status, RejectReason: string(o.Reason), SequenceNumber: o.SequenceNumber,
+		DropData: o.Status == model.EventRejected && ev.Size > model.DropDataAbove}
 }
 
 // logDecisions logs what a committed run decided: after the commit, so an

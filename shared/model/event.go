@@ -95,7 +95,7 @@ func decodeEvent(docID string, m map[string]any) Event {
 	if e.ClientSequenceNumber, ok = m[FieldClientSequenceNumber].(int64); !ok {
 		fail("clientSequenceNumber must be an integer")
 	}
-	e.Size = len(e.DocID) + len(e.ID) + len(e.Type) + len(e.SenderID) + 64
+	e.Size = len(e.DocID) + len(e.ID) + len(e.Type) + len(e.SenderID) + 64 + valueSize(m[FieldData])
 	raw, ok := m[FieldData].(map[string]any)
 	if !ok {
 		return fail("data must be a map of strings")
@@ -107,9 +107,37 @@ func decodeEvent(docID string, m map[string]any) Event {
 			return fail("data.%s must be a string", k)
 		}
 		e.Data[k] = s
-		e.Size += len(k) + len(s) + 2
 	}
 	return e
+}
+
+// valueSize approximates a Firestore value's stored size (a string is its
+// bytes and one, a map its keys and values, see Firestore's storage size
+// calculation), whatever its type, so that a malformed event's size is
+// known too.
+func valueSize(v any) int {
+	switch v := v.(type) {
+	case string:
+		return len(v) + 1
+	case []byte:
+		return len(v)
+	case map[string]any:
+		n := 0
+		for k, x := range v {
+			n += len(k) + 1 + valueSize(x)
+		}
+		return n
+	case []any:
+		n := 0
+		for _, x := range v {
+			n += valueSize(x)
+		}
+		return n
+	case nil, bool:
+		return 1
+	default:
+		return 8
+	}
 }
 
 // ClientDocument is the document a client creates for e (createdAt is the
@@ -134,7 +162,19 @@ type Decision struct {
 	Status         string
 	RejectReason   string
 	SequenceNumber int64
+	// DropData removes the event's data with its decision (see
+	// DropDataAbove).
+	DropData bool
 }
+
+// DropDataAbove is the Event.Size above which a rejected event's data is
+// removed with its decision. Firestore refuses any write that takes a
+// document past 1 MiB, and a decision adds fields: without the removal,
+// an event written within a few bytes of the limit could never be
+// decided, and no run of its session could commit again. Far above any
+// event a sequencer accepts (MAX_EVENT_BYTES), so only junk loses its
+// data.
+const DropDataAbove = 1<<20 - 16<<10
 
 // Updates is the decision as written on the event document.
 func (d Decision) Updates() []firestore.Update {
@@ -144,6 +184,9 @@ func (d Decision) Updates() []firestore.Update {
 	}
 	if d.Status == EventAccepted {
 		return append(updates, firestore.Update{Path: FieldSequenceNumber, Value: d.SequenceNumber})
+	}
+	if d.DropData {
+		updates = append(updates, firestore.Update{Path: FieldData, Value: firestore.Delete})
 	}
 	return append(updates, firestore.Update{Path: FieldRejectReason, Value: d.RejectReason})
 }

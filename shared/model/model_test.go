@@ -162,3 +162,32 @@ func TestCheckNumbers(t *testing.T) {
 		})
 	}
 }
+
+func TestDropDataUpdates(t *testing.T) {
+	paths := func(us []firestore.Update) []string {
+		var out []string
+		for _, u := range us {
+			out = append(out, u.Path)
+		}
+		return out
+	}
+	require.Equal(t, []string{FieldStatus, FieldSequencedAt, FieldData, FieldRejectReason},
+		paths(Decision{Status: EventRejected, RejectReason: "too_large", DropData: true}.Updates()))
+	require.Equal(t, []string{FieldStatus, FieldSequencedAt, FieldSequenceNumber},
+		paths(Decision{Status: EventAccepted, SequenceNumber: 1, DropData: true}.Updates()), "an accepted event keeps its data")
+}
+
+func TestEventSizeCountsEveryValue(t *testing.T) {
+	base := map[string]any{FieldID: "e", FieldType: "t", FieldSenderID: "u", FieldClientSequenceNumber: int64(1), FieldCreatedAt: time.Now()}
+	with := func(data any) int {
+		m := map[string]any{FieldData: data}
+		for k, v := range base {
+			m[k] = v
+		}
+		return decodeEvent("e", m).Size
+	}
+	strs := with(map[string]any{"k": "vvvv"})
+	require.Equal(t, with(map[string]any{})+len("k")+len("vvvv")+2, strs, "strings as before")
+	require.Greater(t, with(map[string]any{"k": make([]byte, 1<<20)}), DropDataAbove, "a malformed value counts")
+	require.Greater(t, with(map[string]any{"k": map[string]any{"n": make([]byte, 1<<20)}}), DropDataAbove, "nested")
+}

@@ -42,7 +42,8 @@ func prune(ctx context.Context, fs *firestore.Client, sessRef *firestore.Documen
 scan:
 	for {
 		docs, err := events.Where(model.FieldSequenceNumber, ">", after).Where(model.FieldSequenceNumber, "<=", covered).
-			OrderBy(model.FieldSequenceNumber, firestore.Asc).Limit(prunePage).Documents(ctx).GetAll()
+			OrderBy(model.FieldSequenceNumber, firestore.Asc).Select(model.FieldSequenceNumber, model.FieldCreatedAt).
+			Limit(prunePage).Documents(ctx).GetAll()
 		if err != nil {
 			return 0, fmt.Errorf("read covered events of %s: %w", sessionID, err)
 		}
@@ -57,15 +58,32 @@ scan:
 			break
 		}
 	}
-	rejected, err := events.Where(model.FieldStatus, "==", model.EventRejected).Where(model.FieldSequencedAt, "<", cutoff).Documents(ctx).GetAll()
-	if err != nil {
-		return 0, fmt.Errorf("read rejected events of %s: %w", sessionID, err)
-	}
-	for _, d := range rejected {
-		doomed = append(doomed, d.Ref)
-	}
 	if err := bulk.Apply(ctx, fs, doomed, bulk.Delete); err != nil {
 		return 0, fmt.Errorf("prune %s: %w", sessionID, err)
 	}
-	return len(doomed), nil
+	pruned := len(doomed)
+	// Rejected events are junk a participant may write at will, up to 1 MiB
+	// each: read their names only (Select of no field), a page at a time,
+	// each page deleted before the next is read.
+	for {
+		docs, err := events.Where(model.FieldStatus, "==", model.EventRejected).Where(model.FieldSequencedAt, "<", cutoff).
+			Select().Limit(pruneRejectedPage).Documents(ctx).GetAll()
+		if err != nil {
+			return pruned, fmt.Errorf("read rejected events of %s: %w", sessionID, err)
+		}
+		refs := make([]*firestore.DocumentRef, len(docs))
+		for i, d := range docs {
+			refs[i] = d.Ref
+		}
+		if err := bulk.Apply(ctx, fs, refs, bulk.Delete); err != nil {
+			return pruned, fmt.Errorf("prune %s: %w", sessionID, err)
+		}
+		pruned += len(refs)
+		if len(docs) < pruneRejectedPage {
+			return pruned, nil
+		}
+	}
 }
+
+// pruneRejectedPage bounds the rejected events one read returns.
+const pruneRejectedPage = 500

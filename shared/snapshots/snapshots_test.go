@@ -327,3 +327,37 @@ func TestCompactDue(t *testing.T) {
 	require.False(t, ok)
 	h.requireInvariant(t, "compacted as queued")
 }
+
+// TestPruneRejectedInPages: more rejected events than one page are all
+// pruned (read by name only, a page at a time), and the session's history
+// stays whole.
+func TestPruneRejectedInPages(t *testing.T) {
+	fs := client(t)
+	ctx := context.Background()
+	comp := snapshots.NewCompactor(fs, experiences.Default(), nil)
+	h := newHistory(t, fs, experiences.CoReading)
+	h.append(t, experiences.Event{Type: "story_selected", SenderID: "u1", Data: map[string]string{"storyId": "s"}})
+	_, err := comp.Compact(ctx, h.sessionID)
+	require.NoError(t, err)
+
+	const junk = 1100
+	events := model.EventsRef(model.SessionRef(fs, h.sessionID))
+	old := time.Now().Add(-2 * time.Hour)
+	bw := fs.BulkWriter(ctx)
+	for i := range junk {
+		_, err := bw.Set(events.Doc(fmt.Sprintf("junk%04d", i)), map[string]any{
+			model.FieldID: fmt.Sprintf("junk%04d", i), model.FieldType: "page_changed", model.FieldSenderID: "u1",
+			model.FieldData: map[string]any{"pageIndex": 1}, model.FieldCreatedAt: old,
+			model.FieldStatus: model.EventRejected, model.FieldRejectReason: "malformed_event", model.FieldSequencedAt: old})
+		require.NoError(t, err)
+	}
+	bw.End()
+
+	n, err := snapshots.Prune(ctx, fs, h.sessionID, time.Now().Add(-time.Hour))
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, n, junk, "the junk, and the covered events the history back-dated")
+	left, err := events.Where(model.FieldStatus, "==", model.EventRejected).Documents(ctx).GetAll()
+	require.NoError(t, err)
+	require.Empty(t, left)
+	h.requireInvariant(t, "after pruning the junk")
+}

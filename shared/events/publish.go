@@ -88,7 +88,13 @@ func (s *Sequencer) publish(ctx context.Context, sessionID string, res runResult
 		return fmt.Errorf("publish %d events of session %s: %w", len(msgs), sessionID, err)
 	}
 	s.Stats.add(func(st *Counters) { st.Published += int64(len(msgs)); st.Writes++ })
-	if _, err := cursorRef.Set(ctx, model.PublishCursor{LastPublishedSequenceNumber: upTo}); err != nil {
+	// The maximum of the stored value and upTo, applied by Firestore: a
+	// run on another instance that published further meanwhile is never
+	// taken back (which would make the next run publish its events again,
+	// after later ones).
+	if _, err := cursorRef.Set(ctx, map[string]any{
+		model.FieldLastPublishedSequenceNumber: firestore.FieldTransformMaximum(upTo),
+	}, firestore.MergeAll); err != nil {
 		return fmt.Errorf("advance publish cursor: %w", err)
 	}
 	s.sessions.setPublished(sessionID, upTo)

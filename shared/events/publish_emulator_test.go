@@ -133,3 +133,55 @@ func TestNoRepublishAfterFinalize(t *testing.T) {
 	defer pub.mu.Unlock()
 	require.Equal(t, before, pub.published, "events published again after finalization")
 }
+
+// gatedPublisher holds each Publish until release is closed, after telling
+// entered.
+type gatedPublisher struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (p *gatedPublisher) Publish(context.Context, string, []Accepted) error {
+	p.entered <- struct{}{}
+	<-p.release
+	return nil
+}
+
+// TestPublishCursorNeverGoesBack: instance A commits 2 and stalls in its
+// publication; instance B commits 3 and publishes 2..3, cursor at 3; then
+// A finishes. A's cursor write must not take the cursor back to 2, or the
+// next run would publish 3 again, after it had gone out (found by an
+// attacker's review of publish.go).
+func TestPublishCursorNeverGoesBack(t *testing.T) {
+	fs := newClient(t)
+	ctx := context.Background()
+	sessionID := newSession(t, fs, "u1")
+	gate := &gatedPublisher{entered: make(chan struct{}, 1), release: make(chan struct{})}
+	pubA := &flakyPublisher{}
+	a := NewSequencer(fs, experiences.Default(), &Options{Publisher: pubA})
+	require.NoError(t, writeEvent(ctx, fs, sessionID, "e1", "u1", 1))
+	_, err := a.Sequence(ctx, sessionID, "e1") // A publishes 1 itself: its cache knows the cursor
+	require.NoError(t, err)
+
+	stalled := NewSequencer(fs, experiences.Default(), &Options{Publisher: gate})
+	_, err = stalled.Sequence(ctx, sessionID, "e1") // the same cache state as A: published 1
+	require.NoError(t, err)
+	require.NoError(t, writeEvent(ctx, fs, sessionID, "e2", "u1", 2))
+	done := make(chan error, 1)
+	go func() { _, err := stalled.Sequence(ctx, sessionID, "e2"); done <- err }()
+	<-gate.entered // 2 committed, its publication in flight
+
+	require.NoError(t, writeEvent(ctx, fs, sessionID, "e3", "u1", 3))
+	b := NewSequencer(fs, experiences.Default(), &Options{Publisher: &flakyPublisher{}})
+	out, err := b.Sequence(ctx, sessionID, "e3")
+	require.NoError(t, err)
+	require.EqualValues(t, 3, out.SequenceNumber)
+	close(gate.release)
+	require.NoError(t, <-done)
+
+	snap, err := model.PublisherRef(model.SessionRef(fs, sessionID)).Get(ctx)
+	require.NoError(t, err)
+	var cur model.PublishCursor
+	require.NoError(t, snap.DataTo(&cur))
+	require.EqualValues(t, 3, cur.LastPublishedSequenceNumber, "the cursor went back")
+}

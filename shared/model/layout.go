@@ -49,14 +49,16 @@ const (
 	FieldParticipants            = "participants"
 	FieldLastEventID             = "lastEventId"
 	FieldLastEventSequenceNumber = "lastEventSequenceNumber"
-	FieldCreatedAt               = "createdAt"
-	FieldUpdatedAt               = "updatedAt"
-	FieldLastActivityAt          = "lastActivityAt"
-	FieldEndedAt                 = "endedAt"
-	FieldEndReason               = "endReason"
-	FieldExpireAt                = "expireAt"
-	FieldFinalized               = "finalized"
-	FieldSequencer               = "sequencer"
+	// FieldLastPublishedSequenceNumber is PublishCursor's one field.
+	FieldLastPublishedSequenceNumber = "lastPublishedSequenceNumber"
+	FieldCreatedAt                   = "createdAt"
+	FieldUpdatedAt                   = "updatedAt"
+	FieldLastActivityAt              = "lastActivityAt"
+	FieldEndedAt                     = "endedAt"
+	FieldEndReason                   = "endReason"
+	FieldExpireAt                    = "expireAt"
+	FieldFinalized                   = "finalized"
+	FieldSequencer                   = "sequencer"
 	// FieldCompactionDue is true while the session has accepted events its
 	// snapshot does not cover: the sequencer sets it in the session update
 	// that accepts them, compaction clears it. compactSnapshots queries it.

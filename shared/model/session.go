@@ -129,7 +129,8 @@ type UserLimitsDoc struct {
 	Create ratelimit.Bucket `firestore:"create"`
 }
 
-// PublishCursor is server/publisher: the last sequence number published.
+// PublishCursor is server/publisher: the last sequence number published
+// (FieldLastPublishedSequenceNumber). It only moves forward.
 // It lives in a server-only document so advancing it costs no write on the
 // contended session document.
 type PublishCursor struct {

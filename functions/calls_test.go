@@ -22,14 +22,9 @@ func callSession(t *testing.T, ctx context.Context) (callID string, s model.Sess
 	t.Helper()
 	alice, bob, carol = env.NewUser(t), env.NewUser(t), env.NewUser(t)
 	callID = seedCall(t, ctx, alice.UID, bob.UID, carol.UID)
-	res, err := call[functions.SessionResult](t, alice, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
-	require.NoError(t, err)
-	for _, u := range []emulatortest.User{bob, carol} {
-		_, err := call[functions.JoinSessionResult](t, u, "joinSession", map[string]any{"sessionId": res.Session.ID})
-		require.NoError(t, err)
-	}
-	sequencedEvents(t, ctx, res.Session.ID, 3)
-	return callID, res.Session, alice, bob, carol
+	s = startSession(t, callID, alice, bob, carol)
+	sequencedEvents(t, ctx, s.ID, 3)
+	return callID, s, alice, bob, carol
 }
 
 func setMembers(t *testing.T, ctx context.Context, callID string, fields map[string]any) {
@@ -186,13 +181,12 @@ func TestEndedCallTakesNoSession(t *testing.T) {
 	ctx := context.Background()
 	alice, bob := env.NewUser(t), env.NewUser(t)
 	callID := seedCall(t, ctx, alice.UID, bob.UID)
-	res, err := call[functions.SessionResult](t, alice, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
-	require.NoError(t, err)
+	res := startSession(t, callID, alice)
 
 	ended := seedCall(t, ctx, alice.UID, bob.UID)
 	setMembers(t, ctx, ended, map[string]any{"members": []string{alice.UID, bob.UID}, "status": model.CallStatusEnded})
 	require.NoError(t, env.WaitDeliveries(ctx))
-	_, err = call[functions.SessionResult](t, alice, "createSession", map[string]any{"callId": ended, "experienceId": "co_reading"})
+	_, err := call[functions.SessionResult](t, alice, "createSession", map[string]any{"callId": ended, "experienceId": "co_reading"})
 	cerr := requireStatus(t, err, callable.FailedPrecondition)
 	require.Equal(t, sessions.ErrCallEnded.Error(), cerr.Message)
 
@@ -204,10 +198,10 @@ func TestEndedCallTakesNoSession(t *testing.T) {
 	// Joining the first call's session once that call ends: refused,
 	// whether the trigger has ended the session yet or not.
 	setMembers(t, ctx, callID, map[string]any{"members": []string{alice.UID, bob.UID}, "status": model.CallStatusEnded})
-	_, err = call[functions.JoinSessionResult](t, bob, "joinSession", map[string]any{"sessionId": res.Session.ID})
+	_, err = call[functions.JoinSessionResult](t, bob, "joinSession", map[string]any{"sessionId": res.ID})
 	requireStatus(t, err, callable.FailedPrecondition)
 	require.NoError(t, env.WaitDeliveries(ctx))
-	require.NotContains(t, contract(t, ctx, res.Session.ID).Participants, bob.UID)
+	require.NotContains(t, contract(t, ctx, res.ID).Participants, bob.UID)
 }
 
 // TestCallRedelivery: duplicated deliveries of a call change, and a rewrite

@@ -62,9 +62,8 @@ func TestNoExistenceOracle(t *testing.T) {
 	owner, stranger := env.NewUser(t), env.NewUser(t)
 	callID := seedCall(t, ctx, owner.UID)
 	otherCall := seedCall(t, ctx, stranger.UID) // the stranger is a member of some call
-	created, err := call[functions.SessionResult](t, owner, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
-	require.NoError(t, err)
-	existing, missing := created.Session.ID, emulatortest.ID("nosuch")
+	created := startSession(t, callID, owner)
+	existing, missing := created.ID, emulatortest.ID("nosuch")
 
 	requests := map[string]func(sessionID string) map[string]any{
 		"joinSession":       func(id string) map[string]any { return map[string]any{"sessionId": id} },
@@ -106,12 +105,9 @@ func TestLeaveAfterRemovedFromCall(t *testing.T) {
 	ctx := context.Background()
 	owner, b, stranger := env.NewUser(t), env.NewUser(t), env.NewUser(t)
 	callID := seedCall(t, ctx, owner.UID, b.UID)
-	created, err := call[functions.SessionResult](t, owner, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
-	require.NoError(t, err)
-	sid := map[string]any{"sessionId": created.Session.ID}
-	_, err = call[functions.JoinSessionResult](t, b, "joinSession", sid)
-	require.NoError(t, err)
-	_, err = env.Admin.Collection(model.CallsCollection).Doc(callID).Set(ctx, map[string]any{"members": []string{owner.UID}})
+	created := startSession(t, callID, owner, b)
+	sid := map[string]any{"sessionId": created.ID}
+	_, err := env.Admin.Collection(model.CallsCollection).Doc(callID).Set(ctx, map[string]any{"members": []string{owner.UID}})
 	require.NoError(t, err)
 
 	left, err := call[functions.SessionResult](t, b, "leaveSession", sid)
@@ -122,7 +118,7 @@ func TestLeaveAfterRemovedFromCall(t *testing.T) {
 	requireStatus(t, err, callable.PermissionDenied)
 	_, err = call[functions.SessionResult](t, b, "leaveSession", sid)
 	requireStatus(t, err, callable.PermissionDenied) // no longer a participant nor a member
-	require.Equal(t, []string{"participant_joined", "participant_joined", "participant_left"}, types(sequencedEvents(t, ctx, created.Session.ID, 3)))
+	require.Equal(t, []string{"participant_joined", "participant_joined", "participant_left"}, types(sequencedEvents(t, ctx, created.ID, 3)))
 }
 
 // TestIDRules: every id that becomes a Firestore path segment is checked
@@ -134,8 +130,7 @@ func TestIDRules(t *testing.T) {
 	ctx := context.Background()
 	alice := env.NewUser(t)
 	callID := seedCall(t, ctx, alice.UID)
-	created, err := call[functions.SessionResult](t, alice, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
-	require.NoError(t, err)
+	created := startSession(t, callID, alice)
 
 	for _, uid := range []string{"a/b", "..", "__x__", "x/presence/y"} {
 		t.Run("uid "+uid, func(t *testing.T) {
@@ -146,7 +141,7 @@ func TestIDRules(t *testing.T) {
 			_, err = call[functions.DiscoverSessionsResult](t, u, "discoverSessions", map[string]any{"callId": own})
 			requireStatus(t, err, callable.PermissionDenied)
 			for _, name := range []string{"joinSession", "leaveSession", "endSession"} {
-				_, err = call[map[string]any](t, u, name, map[string]any{"sessionId": created.Session.ID})
+				_, err = call[map[string]any](t, u, name, map[string]any{"sessionId": created.ID})
 				requireStatus(t, err, callable.PermissionDenied)
 			}
 			docs, err := env.Admin.Collection(model.SessionsCollection).Where("callId", "==", own).Documents(ctx).GetAll()
@@ -169,8 +164,8 @@ func TestIDRules(t *testing.T) {
 		{"callId", "discoverSessions", map[string]any{"callId": strings.Repeat("é", 751)}}, // 1502 bytes
 		{"sessionId", "joinSession", map[string]any{"sessionId": "a/b"}},
 		{"sessionId", "leaveSession", map[string]any{"sessionId": "__session__"}},
-		{"newOwnerId", "transferOwnership", map[string]any{"sessionId": created.Session.ID, "newOwnerId": "x/presence/y"}},
-		{"newOwnerId", "transferOwnership", map[string]any{"sessionId": created.Session.ID, "newOwnerId": ".."}},
+		{"newOwnerId", "transferOwnership", map[string]any{"sessionId": created.ID, "newOwnerId": "x/presence/y"}},
+		{"newOwnerId", "transferOwnership", map[string]any{"sessionId": created.ID, "newOwnerId": ".."}},
 	}
 	for _, f := range fields {
 		t.Run(f.fn+" "+f.name, func(t *testing.T) {
@@ -192,9 +187,8 @@ func TestRevokedToken(t *testing.T) {
 	ctx := context.Background()
 	u, other := env.NewUser(t), env.NewUser(t)
 	callID := seedCall(t, ctx, u.UID, other.UID)
-	created, err := call[functions.SessionResult](t, other, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
-	require.NoError(t, err)
-	sid := map[string]any{"sessionId": created.Session.ID}
+	created := startSession(t, callID, other)
+	sid := map[string]any{"sessionId": created.ID}
 
 	// Revocation is recorded to the second and a token is revoked when it
 	// was issued strictly before: the old token is issued in the second the
@@ -217,7 +211,7 @@ func TestRevokedToken(t *testing.T) {
 		cerr := requireStatus(t, err, callable.Unauthenticated)
 		require.Contains(t, cerr.Message, "revoked", name)
 	}
-	_, err = call[map[string]any](t, old, "transferOwnership", map[string]any{"sessionId": created.Session.ID, "newOwnerId": other.UID})
+	_, err = call[map[string]any](t, old, "transferOwnership", map[string]any{"sessionId": created.ID, "newOwnerId": other.UID})
 	requireStatus(t, err, callable.Unauthenticated)
 	_, err = call[functions.SessionResult](t, old, "createSession", map[string]any{"callId": seedCall(t, ctx, u.UID), "experienceId": "co_reading"})
 	requireStatus(t, err, callable.Unauthenticated)

@@ -37,6 +37,20 @@ func call[T any](t *testing.T, u emulatortest.User, name string, data any) (T, e
 	return out, err
 }
 
+// startSession has owner create a co_reading session in the call and each
+// joiner join it, in order, through the callables; it returns the session
+// as createSession answered.
+func startSession(t *testing.T, callID string, owner emulatortest.User, joiners ...emulatortest.User) model.Session {
+	t.Helper()
+	created, err := call[functions.SessionResult](t, owner, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
+	require.NoError(t, err)
+	for _, u := range joiners {
+		_, err := call[functions.JoinSessionResult](t, u, "joinSession", map[string]any{"sessionId": created.Session.ID})
+		require.NoError(t, err)
+	}
+	return created.Session
+}
+
 func requireStatus(t *testing.T, err error, want callable.Status) *callable.Error {
 	t.Helper()
 	var cerr *callable.Error
@@ -178,12 +192,11 @@ func TestMembershipFlow(t *testing.T) {
 	lifecycle := subscribeTopic(t, ctx, functions.TopicSessionLifecycle)
 	owner, b, c, stranger := env.NewUser(t), env.NewUser(t), env.NewUser(t), env.NewUser(t)
 	callID := seedCall(t, ctx, owner.UID, b.UID, c.UID)
-	created, err := call[functions.SessionResult](t, owner, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
-	require.NoError(t, err)
-	sid := map[string]any{"sessionId": created.Session.ID}
+	created := startSession(t, callID, owner)
+	sid := map[string]any{"sessionId": created.ID}
 
 	for range 2 { // joining twice is one join
-		_, err = call[functions.JoinSessionResult](t, b, "joinSession", sid)
+		_, err := call[functions.JoinSessionResult](t, b, "joinSession", sid)
 		require.NoError(t, err)
 	}
 	joined, err := call[functions.JoinSessionResult](t, c, "joinSession", sid)
@@ -197,9 +210,9 @@ func TestMembershipFlow(t *testing.T) {
 	_, err = call[functions.JoinSessionResult](t, b, "joinSession", map[string]any{"sessionId": "no-such-session"})
 	requireStatus(t, err, callable.PermissionDenied)
 
-	_, err = call[functions.SessionResult](t, b, "transferOwnership", map[string]any{"sessionId": created.Session.ID, "newOwnerId": c.UID})
+	_, err = call[functions.SessionResult](t, b, "transferOwnership", map[string]any{"sessionId": created.ID, "newOwnerId": c.UID})
 	requireStatus(t, err, callable.PermissionDenied)
-	_, err = call[functions.SessionResult](t, owner, "transferOwnership", map[string]any{"sessionId": created.Session.ID, "newOwnerId": stranger.UID})
+	_, err = call[functions.SessionResult](t, owner, "transferOwnership", map[string]any{"sessionId": created.ID, "newOwnerId": stranger.UID})
 	requireStatus(t, err, callable.FailedPrecondition)
 	_, err = call[functions.SessionResult](t, b, "endSession", sid)
 	requireStatus(t, err, callable.PermissionDenied)
@@ -210,7 +223,7 @@ func TestMembershipFlow(t *testing.T) {
 	require.Equal(t, b.UID, left.Session.OwnerID)
 	require.Equal(t, []string{b.UID, c.UID}, left.Session.Participants)
 
-	tr, err := call[functions.SessionResult](t, b, "transferOwnership", map[string]any{"sessionId": created.Session.ID, "newOwnerId": c.UID})
+	tr, err := call[functions.SessionResult](t, b, "transferOwnership", map[string]any{"sessionId": created.ID, "newOwnerId": c.UID})
 	require.NoError(t, err)
 	require.Equal(t, c.UID, tr.Session.OwnerID)
 
@@ -225,7 +238,7 @@ func TestMembershipFlow(t *testing.T) {
 	_, err = call[functions.JoinSessionResult](t, c, "joinSession", sid)
 	requireStatus(t, err, callable.FailedPrecondition)
 
-	evs := sequencedEvents(t, ctx, created.Session.ID, 10)
+	evs := sequencedEvents(t, ctx, created.ID, 10)
 	require.Equal(t, []string{
 		"participant_joined", "participant_joined", "participant_joined", // owner, b, c
 		"participant_left", "owner_changed", // owner leaves, b takes over
@@ -238,11 +251,11 @@ func TestMembershipFlow(t *testing.T) {
 
 	// Each change also went to session-lifecycle, once, in order.
 	emulatortest.Eventually(t, 20*time.Second, func() (bool, string) {
-		n := len(lifecycle.of(created.Session.ID))
+		n := len(lifecycle.of(created.ID))
 		return n >= 10, fmt.Sprintf("%d of 10 lifecycle messages", n)
 	})
 	var changes []string
-	for _, m := range lifecycle.of(created.Session.ID) {
+	for _, m := range lifecycle.of(created.ID) {
 		var body fanout.LifecycleMessage
 		require.NoError(t, json.Unmarshal(m.Data, &body))
 		changes = append(changes, body.Change)
@@ -256,11 +269,8 @@ func TestEndSession(t *testing.T) {
 	ctx := context.Background()
 	owner, b := env.NewUser(t), env.NewUser(t)
 	callID := seedCall(t, ctx, owner.UID, b.UID)
-	created, err := call[functions.SessionResult](t, owner, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
-	require.NoError(t, err)
-	sid := map[string]any{"sessionId": created.Session.ID}
-	_, err = call[functions.JoinSessionResult](t, b, "joinSession", sid)
-	require.NoError(t, err)
+	created := startSession(t, callID, owner, b)
+	sid := map[string]any{"sessionId": created.ID}
 	ended, err := call[functions.SessionResult](t, owner, "endSession", sid)
 	require.NoError(t, err)
 	require.Equal(t, model.StatusInactive, ended.Session.Status)
@@ -275,10 +285,10 @@ func TestEndSession(t *testing.T) {
 
 	// Events written after the end are not accepted.
 	id := emulatortest.ID("e")
-	adminEvent(t, ctx, created.Session.ID, id, validEvent(id, b.UID, 1, time.Now()))
-	got := waitDecided(t, ctx, eventsOf(created.Session.ID).Doc(id))
+	adminEvent(t, ctx, created.ID, id, validEvent(id, b.UID, 1, time.Now()))
+	got := waitDecided(t, ctx, eventsOf(created.ID).Doc(id))
 	require.Equal(t, "session_not_active", got["rejectReason"])
-	require.Equal(t, []string{"participant_joined", "participant_joined", "experience_ended"}, types(sequencedEvents(t, ctx, created.Session.ID, 3)))
+	require.Equal(t, []string{"participant_joined", "participant_joined", "experience_ended"}, types(sequencedEvents(t, ctx, created.ID, 3)))
 }
 
 // TestJoinWhileWriting: a joiner's events from joinSession, continued by a
@@ -296,13 +306,7 @@ func TestJoinWhileWriting(t *testing.T) {
 	}
 	joiner := env.NewUser(t)
 	callID := seedCall(t, ctx, append(slices.Clone(uids), joiner.UID)...)
-	created, err := call[functions.SessionResult](t, users[0], "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
-	require.NoError(t, err)
-	sessionID := created.Session.ID
-	for _, u := range users[1:] {
-		_, err := call[functions.JoinSessionResult](t, u, "joinSession", map[string]any{"sessionId": sessionID})
-		require.NoError(t, err)
-	}
+	sessionID := startSession(t, callID, users[0], users[1:]...).ID
 
 	written := make(chan error, 1)
 	go func() { written <- writeConcurrently(ctx, sessionID, users, perWriter, nil) }()
@@ -459,11 +463,7 @@ func TestCallableBadInput(t *testing.T) {
 	ctx := context.Background()
 	u, u2 := env.NewUser(t), env.NewUser(t)
 	callID := seedCall(t, ctx, u.UID, u2.UID)
-	created, err := call[functions.SessionResult](t, u, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
-	require.NoError(t, err)
-	sid := created.Session.ID
-	_, err = call[functions.JoinSessionResult](t, u2, "joinSession", map[string]any{"sessionId": sid})
-	require.NoError(t, err)
+	sid := startSession(t, callID, u, u2).ID
 	sequencedEvents(t, ctx, sid, 2)
 	require.NoError(t, env.WaitDeliveries(ctx))
 	before := sessionState(t, ctx, callID, sid)
@@ -556,14 +556,13 @@ func TestAbuseLimits(t *testing.T) {
 			uids[i] = users[i].UID
 		}
 		callID := seedCall(t, ctx, uids...)
-		created, err := call[functions.SessionResult](t, users[0], "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
-		require.NoError(t, err)
-		sid := map[string]any{"sessionId": created.Session.ID}
+		created := startSession(t, callID, users[0])
+		sid := map[string]any{"sessionId": created.ID}
 		for _, u := range users[1:12] {
 			_, err := call[functions.JoinSessionResult](t, u, "joinSession", sid)
 			require.NoError(t, err)
 		}
-		_, err = call[functions.JoinSessionResult](t, users[12], "joinSession", sid)
+		_, err := call[functions.JoinSessionResult](t, users[12], "joinSession", sid)
 		requireStatus(t, err, callable.ResourceExhausted)
 		_, err = call[functions.JoinSessionResult](t, users[5], "joinSession", sid)
 		require.NoError(t, err, "a participant joining again is not a new participant")

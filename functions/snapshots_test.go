@@ -67,11 +67,7 @@ func TestTenThousandEvents(t *testing.T) {
 	ctx := context.Background()
 	owner := env.NewUser(t)
 	callID := seedCall(t, ctx, owner.UID)
-	created, err := call[functions.SessionResult](t, owner, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
-	require.NoError(t, err)
-	sid := created.Session.ID
-	_, err = call[functions.JoinSessionResult](t, owner, "joinSession", map[string]any{"sessionId": sid})
-	require.NoError(t, err)
+	sid := startSession(t, callID, owner, owner).ID
 	adminEvent(t, ctx, sid, "story", validEvent("story", owner.UID, -1, time.Now()))
 	writeSpaced(t, ctx, sid, owner.UID, 9998)
 	waitCtx, cancel := context.WithTimeout(ctx, time.Minute)
@@ -140,13 +136,7 @@ func TestPresence(t *testing.T) {
 	ctx := context.Background()
 	a, b, c := env.NewUser(t), env.NewUser(t), env.NewUser(t)
 	callID := seedCall(t, ctx, a.UID, b.UID, c.UID)
-	created, err := call[functions.SessionResult](t, a, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
-	require.NoError(t, err)
-	sid := created.Session.ID
-	for _, u := range []emulatortest.User{b, c} {
-		_, err := call[functions.JoinSessionResult](t, u, "joinSession", map[string]any{"sessionId": sid})
-		require.NoError(t, err)
-	}
+	sid := startSession(t, callID, a, b, c).ID
 	presence := env.Admin.Collection(model.SessionsCollection).Doc(sid).Collection(model.PresenceCollection)
 	heartbeat := func(u emulatortest.User, at time.Time) {
 		_, err := presence.Doc(u.UID).Set(ctx, map[string]any{"lastSeenAt": at})
@@ -195,9 +185,8 @@ func TestEndedSessionCleanup(t *testing.T) {
 	ctx := context.Background()
 	owner := env.NewUser(t)
 	callID := seedCall(t, ctx, owner.UID)
-	created, err := call[functions.SessionResult](t, owner, "createSession", map[string]any{"callId": callID, "experienceId": "co_reading"})
-	require.NoError(t, err)
-	sid := created.Session.ID
+	created := startSession(t, callID, owner)
+	sid := created.ID
 	writeSpaced(t, ctx, sid, owner.UID, 5)
 	require.Contains(t, runQueued(t, ctx, "compactSnapshots"), sid)
 	emulatortest.Eventually(t, 20*time.Second, func() (bool, string) {

@@ -556,12 +556,7 @@ func TestAbuseLimits(t *testing.T) {
 			uids[i] = users[i].UID
 		}
 		callID := seedCall(t, ctx, uids...)
-		created := startSession(t, callID, users[0])
-		sid := map[string]any{"sessionId": created.ID}
-		for _, u := range users[1:12] {
-			_, err := call[functions.JoinSessionResult](t, u, "joinSession", sid)
-			require.NoError(t, err)
-		}
+		sid := map[string]any{"sessionId": startSession(t, callID, users[0], users[1:12]...).ID}
 		_, err := call[functions.JoinSessionResult](t, users[12], "joinSession", sid)
 		requireStatus(t, err, callable.ResourceExhausted)
 		_, err = call[functions.JoinSessionResult](t, users[5], "joinSession", sid)

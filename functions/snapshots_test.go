@@ -185,8 +185,7 @@ func TestEndedSessionCleanup(t *testing.T) {
 	ctx := context.Background()
 	owner := env.NewUser(t)
 	callID := seedCall(t, ctx, owner.UID)
-	created := startSession(t, callID, owner)
-	sid := created.ID
+	sid := startSession(t, callID, owner).ID
 	writeSpaced(t, ctx, sid, owner.UID, 5)
 	require.Contains(t, runQueued(t, ctx, "compactSnapshots"), sid)
 	emulatortest.Eventually(t, 20*time.Second, func() (bool, string) {

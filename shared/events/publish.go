@@ -26,7 +26,7 @@ func (s *Sequencer) publish(ctx context.Context, sessionID string, res runResult
 	sessRef := model.SessionRef(s.fs, sessionID)
 	cursorRef := model.PublisherRef(sessRef)
 	var cur model.PublishCursor
-	if n, ok := s.sessions.lastPublished(sessionID); ok && len(res.accepted) > 0 && n == res.accepted[0].SequenceNumber-1 {
+	if n, ok := s.sessions.published.get(sessionID); ok && len(res.accepted) > 0 && n == res.accepted[0].SequenceNumber-1 {
 		// This process published everything before this run's events
 		// itself: the cursor need not be read to know nothing is owed.
 		cur.LastPublishedSequenceNumber = n
@@ -97,6 +97,6 @@ func (s *Sequencer) publish(ctx context.Context, sessionID string, res runResult
 	}, firestore.MergeAll); err != nil {
 		return fmt.Errorf("advance publish cursor: %w", err)
 	}
-	s.sessions.setPublished(sessionID, upTo)
+	s.sessions.published.set(sessionID, upTo)
 	return nil
 }

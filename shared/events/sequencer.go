@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -193,6 +194,13 @@ type runResult struct {
 	// alreadyDecided is the number of the triggering event when an earlier
 	// run had accepted it: its publication may still be owed.
 	alreadyDecided int64
+	// cursor is the session's cursor once committed, when the run read
+	// the session; moved says the run wrote the session.
+	cursor model.Cursor
+	moved  bool
+	// ownPending says the window held the triggering event, or the event
+	// sorts after a full one.
+	ownPending bool
 }
 
 // ErrNoProgress reports a run that had more to do but could not move: a
@@ -213,7 +221,15 @@ var minTimestamp = time.Time{}
 func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResult, error) {
 	sessRef := model.SessionRef(s.fs, sessionID)
 	evCol := model.EventsRef(sessRef)
+	view, hasView := s.sessions.views.get(sessionID)
+	trusted := hasView && view.trusted
 	var res runResult
+	// seen is the cursor the last attempt read on the session (ok: it
+	// read one), for the next view.
+	var seen struct {
+		cursor model.Cursor
+		ok     bool
+	}
 	// Writes count once committed; an aborted attempt's writes never
 	// happened (its reads did, and are counted as they are made).
 	attempts, writes, sessionWrites := 0, int64(0), int64(0)
@@ -221,21 +237,67 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		attempts++
 		writes, sessionWrites = 0, 0
 		res = runResult{decided: map[string]Outcome{}}
-		// One round trip for both: the event is almost always undecided,
-		// and then the session is needed anyway. This is on the latency
-		// path of every event. (The trigger's CloudEvent carries the event
-		// as created, but not whether it was decided since: with K
-		// instances it mostly was, and this read answers that before any
-		// query. Measured: taking the copy instead cost scenario 9 more
-		// than the read it saved.)
-		snaps, err := tx.GetAll([]*firestore.DocumentRef{evCol.Doc(eventID), sessRef})
-		s.Stats.add(func(st *Counters) { st.Reads += 2 })
-		if err != nil {
-			return fmt.Errorf("read event and session: %w", err)
+		seen.ok = false
+		// One round trip for the session and, unless this process was the
+		// last to sequence the session, the event: with K instances the
+		// event is mostly decided already, and this read answers that
+		// before any query. (The trigger's CloudEvent carries the event as
+		// created, but not whether it was decided since. Measured: taking
+		// the copy instead cost scenario 9 more than the read it saved.)
+		// When the view is trusted, the event is almost always pending,
+		// and the window read next holds it: it is read on its own only
+		// when the window does not.
+		refs := []*firestore.DocumentRef{sessRef, evCol.Doc(eventID)}
+		if trusted {
+			refs = refs[:1]
 		}
-		sessSnap := snaps[1]
-		ownEv, done := s.ownDecided(&res, eventID, snaps[0])
-		if done {
+		snaps, err := tx.GetAll(refs)
+		s.Stats.add(func(st *Counters) { st.Reads += int64(len(refs)); st.ReadRoundTrips++ })
+		if err != nil {
+			return fmt.Errorf("read session: %w", err)
+		}
+		sessSnap, ownSnap := snaps[0], (*firestore.DocumentSnapshot)(nil)
+		if len(snaps) > 1 {
+			ownSnap = snaps[1]
+		}
+		var stored model.SessionDocument
+		if sessSnap.Exists() {
+			if err := sessSnap.DataTo(&stored); err != nil {
+				return fmt.Errorf("decode session: %w", err)
+			}
+			seen.cursor, seen.ok = stored.Sequencer.Cursor, true
+			res.cursor = stored.Sequencer.Cursor
+		}
+		var w window
+		if ownSnap == nil && sessSnap.Exists() {
+			if w = s.readWindow(tx, evCol, stored.Sequencer.Cursor); w.err != nil {
+				return w.err
+			}
+		}
+		// found: the triggering event was read (in the window or on its
+		// own) and exists.
+		ownEv, found := w.find(eventID)
+		// Past a full window, the event waits for the runs that reach it
+		// in order (the step repeats them), and is read only then.
+		ownLater := w.full && !found
+		res.ownPending = found || ownLater
+		if ownSnap == nil && !found && !ownLater {
+			// Not pending after the cursor (decided, late, or deleted), or
+			// no session: read it.
+			own, err := tx.GetAll([]*firestore.DocumentRef{evCol.Doc(eventID)})
+			s.Stats.add(func(st *Counters) { st.Reads++; st.ReadRoundTrips++ })
+			if err != nil {
+				return fmt.Errorf("read event: %w", err)
+			}
+			ownSnap = own[0]
+		}
+		if ownSnap != nil {
+			ownEv, found = model.Event{}, ownSnap.Exists()
+			if found {
+				ownEv = s.compact(model.DecodeEvent(ownSnap))
+			}
+		}
+		if !ownLater && s.ownDecided(&res, eventID, ownEv, found) {
 			return nil
 		}
 		if !sessSnap.Exists() {
@@ -246,19 +308,22 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 			writes++
 			return tx.Update(evCol.Doc(eventID), out.decision(ownEv).Updates())
 		}
-		var stored model.SessionDocument
-		if err := sessSnap.DataTo(&stored); err != nil {
-			return fmt.Errorf("decode session: %w", err)
-		}
 		res.experienceID = stored.ExperienceID
 
-		b, err := s.pending(tx, evCol, stored.Sequencer.Cursor, ownEv)
-		if err != nil {
-			return err
+		if !trusted {
+			if w = s.readWindow(tx, evCol, stored.Sequencer.Cursor); w.err != nil {
+				return w.err
+			}
+			_, res.ownPending = w.find(eventID)
+		}
+		b := batch{window: w.events, full: w.full}
+		if !ownLater {
+			b = w.batch(ownEv)
 		}
 		p := decideBatch(stored.Session, stored.Sequencer, b, s.rules())
-		res.more, res.progressed = b.full, p.moved
+		res.more, res.progressed, res.moved = b.full, p.moved, p.moved
 		res.accepted, res.decisions = p.accepted, p.decisions
+		res.cursor = p.state.Cursor
 		for _, d := range p.decisions {
 			res.decided[d.Event.DocID] = d.Outcome
 			writes++
@@ -277,7 +342,22 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 	if err != nil {
 		return runResult{}, fmt.Errorf("sequence session %s: %w", sessionID, err)
 	}
+	if seen.ok {
+		// Trusted once a run of this process moves the cursor from where
+		// this process last left it (nobody else sequenced in between)
+		// and finds its event pending in the window. A run that decides
+		// nothing is mostly a trigger another instance answered; an event
+		// missing from the window, one that became visible after the
+		// cursor passed its place (concurrent writers on the emulator):
+		// either way the next run reads its event first.
+		s.sessions.views.set(sessionID, cursorView{cursor: res.cursor,
+			trusted: res.moved && res.ownPending && (!hasView || sameCursor(view.cursor, seen.cursor))})
+	}
+	stale := trusted && seen.ok && !sameCursor(view.cursor, seen.cursor)
 	s.Stats.add(func(st *Counters) {
+		if stale {
+			st.StaleViews++
+		}
 		st.Writes += writes
 		st.SessionWrites += sessionWrites
 		if writes > 0 {
@@ -289,12 +369,42 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 	return res, nil
 }
 
-// pending streams the window after the cursor (at most BatchSize events,
-// decided or not, in order) and adds the triggering event when the window
-// cannot hold it. Events are kept compact while they stream in (see
-// compact), so one run's memory is bounded by BatchSize x MaxEventBytes
-// whatever the pending documents weigh.
-func (s *Sequencer) pending(tx *firestore.Transaction, evCol *firestore.CollectionRef, cur model.Cursor, own model.Event) (batch, error) {
+// window is what the pending query returned: every event after the
+// cursor, decided or not, in order, at most BatchSize of them.
+type window struct {
+	events []model.Event
+	// full says the query found more than BatchSize.
+	full bool
+	err  error
+}
+
+// find returns the window's event id.
+func (w window) find(id string) (model.Event, bool) {
+	i := slices.IndexFunc(w.events, func(e model.Event) bool { return e.DocID == id })
+	if i < 0 {
+		return model.Event{}, false
+	}
+	return w.events[i], true
+}
+
+// batch adds the triggering event when the window cannot hold it: it
+// waits for a later run only when it sorts after a full window, and that
+// run reaches it in order.
+func (w window) batch(own model.Event) batch {
+	b := batch{window: w.events, full: w.full}
+	if _, ok := w.find(own.DocID); ok {
+		return b
+	}
+	if !(w.full && own.Ordered() && before(w.events[len(w.events)-1], own)) {
+		b.extra = append(b.extra, own)
+	}
+	return b
+}
+
+// readWindow queries the window after the cursor. Events are kept compact
+// while they stream in (see compact), so one run's memory is bounded by
+// BatchSize x MaxEventBytes whatever the pending documents weigh.
+func (s *Sequencer) readWindow(tx *firestore.Transaction, evCol *firestore.CollectionRef, cur model.Cursor) window {
 	q := evCol.Where(model.FieldCreatedAt, ">", minTimestamp).
 		OrderBy(model.FieldCreatedAt, firestore.Asc).
 		OrderBy(model.FieldClientSequenceNumber, firestore.Asc).
@@ -303,55 +413,46 @@ func (s *Sequencer) pending(tx *firestore.Transaction, evCol *firestore.Collecti
 	if !isZero(cur) {
 		q = q.StartAfter(cur.CreatedAt, cur.ClientSequenceNumber, cur.EventID)
 	}
-	var b batch
 	it := tx.Documents(q)
 	defer it.Stop()
+	var w window
 	read := int64(0)
-	seenOwn := false
+	// A query is billed one read even when it returns nothing.
+	defer func() { s.Stats.add(func(st *Counters) { st.Reads += max(read, 1); st.ReadRoundTrips++ }) }()
 	for {
 		d, err := it.Next()
 		if errors.Is(err, iterator.Done) {
-			break
+			return w
 		}
 		if err != nil {
-			s.Stats.add(func(st *Counters) { st.Reads += max(read, 1) })
-			return batch{}, fmt.Errorf("query pending events: %w", err)
+			return window{err: fmt.Errorf("query pending events: %w", err)}
 		}
 		read++
-		if len(b.window) == s.opts.BatchSize {
-			b.full = true
-			break
+		if len(w.events) == s.opts.BatchSize {
+			w.full = true
+			return w
 		}
-		ev := s.compact(model.DecodeEvent(d))
-		seenOwn = seenOwn || ev.DocID == own.DocID
-		b.window = append(b.window, ev)
+		w.events = append(w.events, s.compact(model.DecodeEvent(d)))
 	}
-	s.Stats.add(func(st *Counters) { st.Reads += max(read, 1) })
-	// The triggering event waits for a later run only when it sorts after
-	// a full window: that run reaches it in order.
-	if !seenOwn && !(b.full && own.Ordered() && before(b.window[len(b.window)-1], own)) {
-		b.extra = append(b.extra, own)
-	}
-	return b, nil
 }
 
-// ownDecided reads the triggering event's snapshot: done when it needs no
-// run (deleted, or decided already), with res filled in.
-func (s *Sequencer) ownDecided(res *runResult, eventID string, snap *firestore.DocumentSnapshot) (model.Event, bool) {
-	if snap == nil || !snap.Exists() {
+// ownDecided looks at the triggering event as read (exists: it was found):
+// done when it needs no run (deleted, or decided already), with res filled
+// in.
+func (s *Sequencer) ownDecided(res *runResult, eventID string, ev model.Event, exists bool) bool {
+	if !exists {
 		// Deleted after creation (pruned): nothing left to decide.
 		res.decided[eventID] = Outcome{Status: model.EventRejected, Reason: ReasonMalformed}
 		res.progressed = true
-		return model.Event{}, true
+		return true
 	}
-	ev := s.compact(model.DecodeEvent(snap))
 	if ev.Status != "" {
 		res.decided[eventID] = outcomeOf(ev)
 		res.alreadyDecided = ev.SequenceNumber
 		res.progressed = true
-		return ev, true
+		return true
 	}
-	return ev, false
+	return false
 }
 
 // sessionUpdate is a run's write on the session document: the one place

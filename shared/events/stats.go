@@ -14,6 +14,13 @@ type Counters struct {
 	Accepted            int64 `json:"accepted"`
 	Published           int64 `json:"published"`
 	CachedTriggers      int64 `json:"cachedTriggers"`
+	// ReadRoundTrips counts the reads a run waited for one after another
+	// (reads made at the same time count once): with the transaction's
+	// begin and commit, they are its latency.
+	ReadRoundTrips int64 `json:"readRoundTrips"`
+	// StaleViews counts runs that trusted this process's view of the
+	// cursor (see cursorView) and found it moved by another instance.
+	StaleViews int64 `json:"staleViews"`
 }
 
 // Stats accumulates Counters safely across goroutines.

@@ -46,7 +46,12 @@ type SequencingRow struct {
 	WritesPer1000  float64 `json:"writesPer1000Events"`
 	Published      int64   `json:"published"`
 	CachedTriggers int64   `json:"cachedTriggers"`
-	RatioToCeiling float64 `json:"ratioToCeiling,omitempty"`
+	// ReadRoundTripsPerTx is the reads a run waited for one after another
+	// (see events.Counters), per transaction; StaleViews counts runs whose
+	// instance did not move the cursor last after all.
+	ReadRoundTripsPerTx float64 `json:"readRoundTripsPerTransaction"`
+	StaleViews          int64   `json:"staleViews"`
+	RatioToCeiling      float64 `json:"ratioToCeiling,omitempty"`
 	// WritesAlonePerSecond is the rate the same writers create the same
 	// events with nothing sequencing them, in the same run: the writers'
 	// own ceiling.
@@ -222,6 +227,8 @@ func runSequencing(ctx context.Context, st *stack, spec seqSpec, prog *progress)
 		c.TransactionAttempts += x.TransactionAttempts
 		c.Published += x.Published
 		c.CachedTriggers += x.CachedTriggers
+		c.ReadRoundTrips += x.ReadRoundTrips
+		c.StaleViews += x.StaleViews
 	}
 	row.Seconds = elapsed.Seconds()
 	row.EventsPerSecond = float64(row.Events) / elapsed.Seconds()
@@ -230,6 +237,8 @@ func runSequencing(ctx context.Context, st *stack, spec seqSpec, prog *progress)
 	row.AttemptsPerTx = float64(c.TransactionAttempts) / float64(max(c.Transactions, 1))
 	row.Reads, row.Writes = c.Reads, c.Writes
 	row.Published, row.CachedTriggers = c.Published, c.CachedTriggers
+	row.ReadRoundTripsPerTx = float64(c.ReadRoundTrips) / float64(max(c.Transactions, 1))
+	row.StaleViews = c.StaleViews
 	row.WriteRetries, row.TriggerRetries = writeRetries.Load(), triggerRetries.Load()
 
 	for _, t := range targets {

@@ -3,6 +3,7 @@ package events
 import (
 	"errors"
 	"slices"
+	"time"
 
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
 	"github.com/pajama-app/sharedexperiences/shared/model"
@@ -34,6 +35,28 @@ func sameCursor(c, d model.Cursor) bool {
 // after reports whether e sorts after the cursor.
 func after(c model.Cursor, e model.Event) bool {
 	return isZero(c) || (e.Ordered() && compareEvents(cursorEvent(c), e) < 0)
+}
+
+// settled returns how many of a window's events (in order) a run that
+// began at now may decide: those stamped before horizon (now - Settle),
+// when every write stamped before them has committed. An event stamped
+// since may still have an earlier neighbour in flight, and every event
+// after it waits with it. An event stamped after now has its createdAt set
+// by an admin, not by a request: it is not held, so that no such time can
+// hold the session's trigger for long.
+func settled(evs []model.Event, horizon, now time.Time) int {
+	for i, e := range evs {
+		if !e.CreatedAt.Before(horizon) && !e.CreatedAt.After(now) {
+			return i
+		}
+	}
+	return len(evs)
+}
+
+// heldUntil is when an event held by settled may pass: Settle after its
+// stamp, which createdAt's milliseconds may round down by up to one.
+func heldUntil(e model.Event, settle time.Duration) time.Time {
+	return e.CreatedAt.Add(settle + time.Millisecond)
 }
 
 // rules is what decides an event besides the session: the limits and the

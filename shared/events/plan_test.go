@@ -163,3 +163,58 @@ func TestCompareValues(t *testing.T) {
 		}
 	}
 }
+
+// TestSettled: a run passes the events stamped before its horizon and
+// stops at the first one after it, whatever follows; an admin's time in the
+// future is not held.
+func TestSettled(t *testing.T) {
+	now := t0.Add(100 * time.Millisecond)
+	horizon := now.Add(-50 * time.Millisecond)
+	at := func(ms ...int) []model.Event {
+		var evs []model.Event
+		for i, m := range ms {
+			evs = append(evs, ev(string(rune('a'+i)), "u1", m))
+		}
+		return evs
+	}
+	tests := []struct {
+		name string
+		ms   []int
+		want int
+	}{
+		{"empty", nil, 0},
+		{"all settled", []int{0, 10, 49}, 3},
+		{"at the horizon", []int{10, 50, 60}, 1},
+		{"all young", []int{60, 70}, 0},
+		{"the stamp of the run", []int{40, 100}, 1},
+		{"an admin's future time", []int{10, 200, 300}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, settled(at(tt.ms...), horizon, now))
+		})
+	}
+}
+
+// TestWindowHold: a held window passes its settled prefix, is not full (the
+// trigger waits for the held events, it does not loop), and an event that
+// sorts after what was held waits instead of being decided out of order.
+func TestWindowHold(t *testing.T) {
+	start := t0.Add(100 * time.Millisecond)
+	const settle = 50 * time.Millisecond
+	w := window{events: []model.Event{ev("a", "u1", 10), ev("b", "u1", 60), ev("c", "u1", 70)}, full: true}
+	w.hold(start, settle)
+	require.Equal(t, 1, w.settled)
+	require.Equal(t, t0.Add(60*time.Millisecond+settle+time.Millisecond), w.heldUntil)
+	b := w.batch(ev("b", "u1", 60))
+	require.Equal(t, []model.Event{ev("a", "u1", 10)}, b.window)
+	require.False(t, b.full)
+	require.Empty(t, b.extra, "a held event is not decided apart")
+	require.Empty(t, w.batch(ev("z", "u1", 90)).extra, "an event past the held ones waits with them")
+	require.Len(t, w.batch(ev("late", "u1", 5)).extra, 1, "an event before the window is decided out of order, as before")
+
+	w = window{events: w.events}
+	w.hold(start, 0)
+	require.Equal(t, 3, w.settled, "no Settle, nothing held")
+	require.Zero(t, w.heldUntil)
+}

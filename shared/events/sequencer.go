@@ -30,6 +30,9 @@ type Options struct {
 	// MaxAttempts bounds a run's attempts under contention (commits whose
 	// preconditions failed).
 	MaxAttempts int
+	// Settle is how long after its createdAt an event may still become
+	// visible (0: never; see Settle in the package doc).
+	Settle time.Duration
 	// Clock stamps updatedAt and lastActivityAt (default time.Now).
 	Clock func() time.Time
 	// Publisher fans accepted events out once committed; nil switches the
@@ -121,7 +124,7 @@ func NewSequencer(fs *firestore.Client, reg *experiences.Registry, opts *Options
 		if opts.MaxAttempts > 0 {
 			o.MaxAttempts = opts.MaxAttempts
 		}
-		o.Clock = opts.Clock
+		o.Clock, o.Settle = opts.Clock, max(opts.Settle, 0)
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
@@ -141,43 +144,67 @@ func (s *Sequencer) sequence(ctx context.Context, sessionID, eventID string) (Ou
 	lane := s.lanes.acquire(sessionID)
 	defer s.lanes.release(sessionID, lane)
 	for {
-		out, done, err := s.step(ctx, lane, sessionID, eventID)
+		out, until, done, err := s.step(ctx, lane, sessionID, eventID)
 		if err != nil || done {
 			return out, err
 		}
+		if err := s.wait(ctx, until); err != nil {
+			return Outcome{}, err
+		}
+	}
+}
+
+// wait returns at until (by the clock), off the lane, so the session's
+// other triggers run meanwhile.
+func (s *Sequencer) wait(ctx context.Context, until time.Time) error {
+	d := until.Sub(s.now())
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("wait for events to settle: %w", context.Cause(ctx))
+	case <-t.C:
+		return nil
 	}
 }
 
 // step is one turn on the session's lane: a cached decision, or one run
 // and its publication. Decisions are cached only once published, so a
-// trigger retried after a failed publish publishes again.
-func (s *Sequencer) step(ctx context.Context, lane *lane, sessionID, eventID string) (Outcome, bool, error) {
+// trigger retried after a failed publish publishes again. Not done, the
+// next turn comes at until (zero: at once).
+func (s *Sequencer) step(ctx context.Context, lane *lane, sessionID, eventID string) (out Outcome, until time.Time, done bool, err error) {
 	lane.mu.Lock()
 	defer lane.mu.Unlock()
 	if out, ok := lane.decided[eventID]; ok {
 		s.Stats.add(func(st *Counters) { st.CachedTriggers++ })
-		return out, true, nil
+		return out, time.Time{}, true, nil
 	}
 	res, err := s.run(ctx, sessionID, eventID)
 	if err != nil {
-		return Outcome{}, false, err
+		return Outcome{}, time.Time{}, false, err
 	}
 	if err := s.publish(ctx, sessionID, res); err != nil {
 		// The events are decided; the publish cursor stays behind them,
 		// so the next run, or this trigger's retry, publishes them.
-		return Outcome{}, false, err
+		return Outcome{}, time.Time{}, false, err
 	}
 	lane.remember(res.decided)
 	out, ok := res.decided[eventID]
 	switch {
 	case ok:
-		return out, true, nil
+		return out, time.Time{}, true, nil
+	case !res.heldUntil.IsZero():
+		// The event, or one before it, is too young to pass (Settle).
+		return Outcome{}, res.heldUntil, false, nil
 	case !res.more:
-		return Outcome{}, false, fmt.Errorf("event %s/%s was not decided by a run", sessionID, eventID)
+		return Outcome{}, time.Time{}, false, fmt.Errorf("event %s/%s was not decided by a run", sessionID, eventID)
 	case !res.progressed:
-		return Outcome{}, false, fmt.Errorf("session %s, event %s: %w", sessionID, eventID, ErrNoProgress)
+		return Outcome{}, time.Time{}, false, fmt.Errorf("session %s, event %s: %w", sessionID, eventID, ErrNoProgress)
 	}
-	return Outcome{}, false, nil
+	return Outcome{}, time.Time{}, false, nil
 }
 
 // runResult is what one run committed.
@@ -188,6 +215,9 @@ type runResult struct {
 	experienceID string
 	// more is true when the batch was full and pending events remain.
 	more bool
+	// heldUntil, when not zero, is when the first event the run left
+	// pending for being too young (Options.Settle) may pass.
+	heldUntil time.Time
 	// progressed is true when the run decided something or moved the
 	// cursor: a full batch that did neither would be run again for ever.
 	progressed bool
@@ -235,6 +265,9 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 	attempts, writes, sessionWrites := 0, int64(0), int64(0)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		attempts++
+		// Taken before the first read locks the session: a write that
+		// waits for this transaction was stamped after it (see Settle).
+		start := s.now()
 		writes, sessionWrites = 0, 0
 		res = runResult{decided: map[string]Outcome{}}
 		seen.ok = false
@@ -270,7 +303,7 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		}
 		var w window
 		if ownSnap == nil && sessSnap.Exists() {
-			if w = s.readWindow(tx, evCol, stored.Sequencer.Cursor); w.err != nil {
+			if w = s.readWindow(tx, evCol, stored.Sequencer.Cursor, start); w.err != nil {
 				return w.err
 			}
 		}
@@ -311,17 +344,23 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		res.experienceID = stored.ExperienceID
 
 		if !trusted {
-			if w = s.readWindow(tx, evCol, stored.Sequencer.Cursor); w.err != nil {
+			if w = s.readWindow(tx, evCol, stored.Sequencer.Cursor, start); w.err != nil {
 				return w.err
 			}
 			_, res.ownPending = w.find(eventID)
 		}
-		b := batch{window: w.events, full: w.full}
+		b := w.ready()
 		if !ownLater {
 			b = w.batch(ownEv)
 		}
 		p := decideBatch(stored.Session, stored.Sequencer, b, s.rules())
 		res.more, res.progressed, res.moved = b.full, p.moved, p.moved
+		res.heldUntil = w.heldUntil
+		if own, ok := w.find(eventID); ok && !res.heldUntil.IsZero() && !own.CreatedAt.After(start) {
+			// Nothing before the event's own time lets it pass: one wait,
+			// not one per event held before it.
+			res.heldUntil = heldUntil(own, s.opts.Settle)
+		}
 		res.accepted, res.decisions = p.accepted, p.decisions
 		res.cursor = p.state.Cursor
 		for _, d := range p.decisions {
@@ -358,6 +397,9 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		if stale {
 			st.StaleViews++
 		}
+		if !res.heldUntil.IsZero() {
+			st.HeldRuns++
+		}
 		st.Writes += writes
 		st.SessionWrites += sessionWrites
 		if writes > 0 {
@@ -375,7 +417,17 @@ type window struct {
 	events []model.Event
 	// full says the query found more than BatchSize.
 	full bool
-	err  error
+	// settled is how many of events a run may pass now (see settled);
+	// heldUntil, when the others are not none, is when the first of them
+	// may.
+	settled   int
+	heldUntil time.Time
+	err       error
+}
+
+// ready is the batch of the settled events alone.
+func (w window) ready() batch {
+	return batch{window: w.events[:w.settled], full: w.full && w.settled == len(w.events)}
 }
 
 // find returns the window's event id.
@@ -391,20 +443,22 @@ func (w window) find(id string) (model.Event, bool) {
 // waits for a later run only when it sorts after a full window, and that
 // run reaches it in order.
 func (w window) batch(own model.Event) batch {
-	b := batch{window: w.events, full: w.full}
+	b := w.ready()
 	if _, ok := w.find(own.DocID); ok {
 		return b
 	}
-	if !(w.full && own.Ordered() && before(w.events[len(w.events)-1], own)) {
+	cut := w.full || w.settled < len(w.events)
+	if !(cut && own.Ordered() && before(w.events[len(w.events)-1], own)) {
 		b.extra = append(b.extra, own)
 	}
 	return b
 }
 
-// readWindow queries the window after the cursor. Events are kept compact
-// while they stream in (see compact), so one run's memory is bounded by
-// BatchSize x MaxEventBytes whatever the pending documents weigh.
-func (s *Sequencer) readWindow(tx *firestore.Transaction, evCol *firestore.CollectionRef, cur model.Cursor) window {
+// readWindow queries the window after the cursor, for a run that began at
+// start. Events are kept compact while they stream in (see compact), so one
+// run's memory is bounded by BatchSize x MaxEventBytes whatever the pending
+// documents weigh.
+func (s *Sequencer) readWindow(tx *firestore.Transaction, evCol *firestore.CollectionRef, cur model.Cursor, start time.Time) window {
 	q := evCol.Where(model.FieldCreatedAt, ">", minTimestamp).
 		OrderBy(model.FieldCreatedAt, firestore.Asc).
 		OrderBy(model.FieldClientSequenceNumber, firestore.Asc).
@@ -422,6 +476,7 @@ func (s *Sequencer) readWindow(tx *firestore.Transaction, evCol *firestore.Colle
 	for {
 		d, err := it.Next()
 		if errors.Is(err, iterator.Done) {
+			w.hold(start, s.opts.Settle)
 			return w
 		}
 		if err != nil {
@@ -430,9 +485,23 @@ func (s *Sequencer) readWindow(tx *firestore.Transaction, evCol *firestore.Colle
 		read++
 		if len(w.events) == s.opts.BatchSize {
 			w.full = true
+			w.hold(start, s.opts.Settle)
 			return w
 		}
 		w.events = append(w.events, s.compact(model.DecodeEvent(d)))
+	}
+}
+
+// hold cuts the window at its first event too young to pass, for a run
+// that began at start.
+func (w *window) hold(start time.Time, settle time.Duration) {
+	w.settled = len(w.events)
+	if settle <= 0 {
+		return
+	}
+	w.settled = settled(w.events, start.Add(-settle), start)
+	if w.settled < len(w.events) {
+		w.heldUntil = heldUntil(w.events[w.settled], settle)
 	}
 }
 

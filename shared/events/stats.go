@@ -21,6 +21,9 @@ type Counters struct {
 	// StaleViews counts runs that trusted this process's view of the
 	// cursor (see cursorView) and found it moved by another instance.
 	StaleViews int64 `json:"staleViews"`
+	// HeldRuns counts runs that left events younger than Options.Settle
+	// pending.
+	HeldRuns int64 `json:"heldRuns"`
 }
 
 // Stats accumulates Counters safely across goroutines.

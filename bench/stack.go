@@ -66,6 +66,11 @@ func startStack(ctx context.Context, root string, deliveryConcurrency int) (*sta
 			// "before compaction" means it.
 			"COMPACTION_THRESHOLD=1000000000",
 			"STALE_SESSION_AFTER=24h",
+			// Production's: createdAt is the commit time there, and the
+			// latency rows measure production's path. (On the emulator
+			// EVENT_SETTLE defaults to 100ms; README, Event order on the
+			// emulator.)
+			"EVENT_SETTLE=0s",
 		},
 		// Eventarc delivers concurrently; the runner's default is the
 		// Firestore emulator's one at a time.

@@ -43,6 +43,18 @@ func TestFromLookup(t *testing.T) {
 			require.Equal(t, time.Second, c.StaleSessionAfter)
 			require.Equal(t, 10, c.MaxEventBytes)
 		}},
+		{"no settle in production", map[string]string{"GOOGLE_CLOUD_PROJECT": "p"}, false, func(t *testing.T, c Config) {
+			require.Zero(t, c.EventSettle)
+		}},
+		{"settle on the emulator", map[string]string{"GOOGLE_CLOUD_PROJECT": "demo-x", "FIRESTORE_EMULATOR_HOST": "127.0.0.1:8080"}, false, func(t *testing.T, c Config) {
+			require.Equal(t, EmulatorEventSettle, c.EventSettle)
+			require.Equal(t, EmulatorEventSettle, c.SequencerOptions().Settle)
+		}},
+		{"settle set on the emulator", map[string]string{"GOOGLE_CLOUD_PROJECT": "demo-x", "FIRESTORE_EMULATOR_HOST": "127.0.0.1:8080", "EVENT_SETTLE": "0s"}, false, func(t *testing.T, c Config) {
+			require.Zero(t, c.EventSettle)
+		}},
+		{"negative settle", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "EVENT_SETTLE": "-1ms"}, true, nil},
+		{"settle too long", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "EVENT_SETTLE": "1h"}, true, nil},
 		{"no project", map[string]string{}, true, nil},
 		{"bad duration", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "PRESENCE_GRACE": "soon"}, true, nil},
 		{"bad bool", map[string]string{"GOOGLE_CLOUD_PROJECT": "p", "PUBLISH_EVENTS": "maybe"}, true, nil},

@@ -31,7 +31,8 @@ type Options struct {
 	// preconditions failed).
 	MaxAttempts int
 	// Settle is how long after its createdAt an event may still become
-	// visible (0: never; see Settle in the package doc).
+	// visible (0: never; see Settle in the package doc). Runs compare it
+	// with Clock, which must then follow the store's clock.
 	Settle time.Duration
 	// Clock stamps updatedAt and lastActivityAt (default time.Now).
 	Clock func() time.Time
@@ -215,8 +216,8 @@ type runResult struct {
 	experienceID string
 	// more is true when the batch was full and pending events remain.
 	more bool
-	// heldUntil, when not zero, is when the first event the run left
-	// pending for being too young (Options.Settle) may pass.
+	// heldUntil, when not zero, says the run left events pending for being
+	// too young (Options.Settle): the triggering event may pass then.
 	heldUntil time.Time
 	// progressed is true when the run decided something or moved the
 	// cursor: a full batch that did neither would be run again for ever.
@@ -418,8 +419,7 @@ type window struct {
 	// full says the query found more than BatchSize.
 	full bool
 	// settled is how many of events a run may pass now (see settled);
-	// heldUntil, when the others are not none, is when the first of them
-	// may.
+	// when some are held, heldUntil is when the first of them may pass.
 	settled   int
 	heldUntil time.Time
 	err       error

@@ -105,7 +105,9 @@ func TestNoRepublishAfterFinalize(t *testing.T) {
 	store := sessions.NewStore(fs, nil)
 	sess, err := store.Create(ctx, uid, callID, "co_reading")
 	require.NoError(t, err)
-	require.NoError(t, writeEvent(ctx, fs, sess.ID, "e0", uid, 0))
+	// clientSequenceNumber 1: a client event in the millisecond of the
+	// join would sort before it on a tie with the server's 0, by id.
+	require.NoError(t, writeEvent(ctx, fs, sess.ID, "e0", uid, 1))
 	pub := &flakyPublisher{}
 	seq := NewSequencer(fs, experiences.Default(), &Options{Publisher: pub})
 	_, err = seq.Sequence(ctx, sess.ID, "e0")

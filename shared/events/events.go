@@ -35,9 +35,12 @@
 // run itself: its rules wait for the transaction's lock on the session, so
 // it commits after the run has passed its place (soak seed 9521). With
 // Options.Settle a run passes only the events stamped Settle before it began
-// (see settled), and the trigger of a held event waits until its event has
-// settled and runs again. Production needs none (createdAt is the commit
-// time); the emulator's configuration sets it.
+// (see held), and the trigger of a held event waits until its event has
+// settled and runs again; the lane keeps when each held event settles, so
+// the other triggers of a burst wait without a transaction. Production
+// needs none (createdAt is the commit time); the emulator's configuration
+// sets it. An event still decided behind the cursor is counted
+// (Counters.LateEvents) and logged.
 package events
 
 import (

@@ -1,6 +1,9 @@
 package events
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // lanes queue the triggers of each session in this process, so that one
 // run decides a batch while the others wait, then find their decision
@@ -15,6 +18,9 @@ type lane struct {
 	mu      sync.Mutex
 	refs    int // guarded by lanes.mu
 	decided map[string]Outcome
+	// held is when each event the lane's last run held (Settle) may
+	// pass; nil when it held none.
+	held map[string]time.Time
 }
 
 // maxRemembered bounds a lane's cache; a trigger whose decision was

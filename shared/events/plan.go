@@ -37,23 +37,24 @@ func after(c model.Cursor, e model.Event) bool {
 	return isZero(c) || (e.Ordered() && compareEvents(cursorEvent(c), e) < 0)
 }
 
-// settled returns how many of a window's events (in order) a run that
-// began at now may decide: those stamped before horizon (now - Settle),
-// when every write stamped before them has committed. An event stamped
-// since may still have an earlier neighbour in flight, and every event
-// after it waits with it. An event stamped after now has its createdAt set
-// by an admin, not by a request: it is not held, so that no such time can
-// hold the session's trigger for long.
-func settled(evs []model.Event, horizon, now time.Time) int {
+// held returns how many of a window's events (in order) a run must leave
+// pending, from the first one stamped in [from, to]: a run that began at
+// start passes the events stamped before start - Settle, when every write
+// stamped before them has committed. An event stamped since may still have
+// an earlier neighbour in flight (stamped before the run, or while it
+// began), and every event after it waits with it. An event stamped after
+// start + Settle has its createdAt set by an admin, not by a request: it
+// is not held, so that no such time holds the session's triggers for long.
+func held(evs []model.Event, from, to time.Time) int {
 	for i, e := range evs {
-		if !e.CreatedAt.Before(horizon) && !e.CreatedAt.After(now) {
-			return i
+		if !e.CreatedAt.Before(from) && !e.CreatedAt.After(to) {
+			return len(evs) - i
 		}
 	}
-	return len(evs)
+	return 0
 }
 
-// heldUntil is when an event held by settled may pass: Settle after its
+// heldUntil is when an event held by held may pass: Settle after its
 // stamp, which createdAt's milliseconds may round down by up to one.
 func heldUntil(e model.Event, settle time.Duration) time.Time {
 	return e.CreatedAt.Add(settle + time.Millisecond)

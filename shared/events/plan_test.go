@@ -164,12 +164,12 @@ func TestCompareValues(t *testing.T) {
 	}
 }
 
-// TestSettled: a run passes the events stamped before its horizon and
-// stops at the first one after it, whatever follows; an admin's time in the
+// TestHeld: a run passes the events stamped before its horizon and holds
+// from the first one after it, whatever follows; an admin's time far in the
 // future is not held.
-func TestSettled(t *testing.T) {
-	now := t0.Add(100 * time.Millisecond)
-	horizon := now.Add(-50 * time.Millisecond)
+func TestHeld(t *testing.T) {
+	start := t0.Add(100 * time.Millisecond)
+	const settle = 50 * time.Millisecond
 	at := func(ms ...int) []model.Event {
 		var evs []model.Event
 		for i, m := range ms {
@@ -183,38 +183,50 @@ func TestSettled(t *testing.T) {
 		want int
 	}{
 		{"empty", nil, 0},
-		{"all settled", []int{0, 10, 49}, 3},
-		{"at the horizon", []int{10, 50, 60}, 1},
-		{"all young", []int{60, 70}, 0},
-		{"the stamp of the run", []int{40, 100}, 1},
-		{"an admin's future time", []int{10, 200, 300}, 3},
+		{"all settled", []int{0, 10, 49}, 0},
+		{"at the horizon", []int{10, 50, 60}, 2},
+		{"all young", []int{60, 70}, 2},
+		{"stamped while the run began", []int{40, 120}, 1},
+		{"the last a request could stamp", []int{40, 150}, 1},
+		{"an admin's time far ahead", []int{10, 200, 300}, 0},
+		{"after a young one, held with it", []int{10, 60, 300}, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			require.Equal(t, tt.want, settled(at(tt.ms...), horizon, now))
+			require.Equal(t, tt.want, held(at(tt.ms...), start.Add(-settle), start.Add(settle)))
 		})
 	}
 }
 
 // TestWindowHold: a held window passes its settled prefix, is not full (the
-// trigger waits for the held events, it does not loop), and an event that
-// sorts after what was held waits instead of being decided out of order.
+// trigger waits for the held events, it does not loop), an event that
+// sorts after what was held waits instead of being decided out of order,
+// and a trigger waits once, for its own event.
 func TestWindowHold(t *testing.T) {
 	start := t0.Add(100 * time.Millisecond)
 	const settle = 50 * time.Millisecond
-	w := window{events: []model.Event{ev("a", "u1", 10), ev("b", "u1", 60), ev("c", "u1", 70)}, full: true}
+	w := window{events: []model.Event{ev("a", "u1", 10), ev("b", "u1", 60), ev("c", "u1", 70), ev("far", "u1", 900)}, full: true}
 	w.hold(start, settle)
-	require.Equal(t, 1, w.settled)
-	require.Equal(t, t0.Add(60*time.Millisecond+settle+time.Millisecond), w.heldUntil)
+	require.Equal(t, 3, w.held)
+	first := t0.Add(60*time.Millisecond + settle + time.Millisecond)
+	require.Equal(t, first, w.heldUntil)
 	b := w.batch(ev("b", "u1", 60))
 	require.Equal(t, []model.Event{ev("a", "u1", 10)}, b.window)
 	require.False(t, b.full)
 	require.Empty(t, b.extra, "a held event is not decided apart")
-	require.Empty(t, w.batch(ev("z", "u1", 90)).extra, "an event past the held ones waits with them")
+	require.Empty(t, w.batch(ev("z", "u1", 990)).extra, "an event past the held ones waits with them")
 	require.Len(t, w.batch(ev("late", "u1", 5)).extra, 1, "an event before the window is decided out of order, as before")
+
+	holds, past := w.holds(start, settle)
+	lastReq := t0.Add(70*time.Millisecond + settle + time.Millisecond)
+	require.Equal(t, map[string]time.Time{"b": first, "c": lastReq, "far": lastReq}, holds,
+		"each its own stamp, not the first held; an admin's time far ahead, the last a request stamped")
+	require.Equal(t, lastReq, past, "past the window")
 
 	w = window{events: w.events}
 	w.hold(start, 0)
-	require.Equal(t, 3, w.settled, "no Settle, nothing held")
+	require.Zero(t, w.held, "no Settle, nothing held")
 	require.Zero(t, w.heldUntil)
+	require.Equal(t, w.events, w.ready().window)
+	require.Equal(t, window{}.ready(), batch{window: nil}, "the zero window holds nothing")
 }

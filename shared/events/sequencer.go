@@ -183,6 +183,11 @@ func (s *Sequencer) step(ctx context.Context, lane *lane, sessionID, eventID str
 		s.Stats.add(func(st *Counters) { st.CachedTriggers++ })
 		return out, time.Time{}, true, nil
 	}
+	if until := lane.held[eventID]; s.now().Before(until) {
+		// The lane's last run held this event (Settle): a run before then
+		// would hold it again, a transaction per trigger of a burst.
+		return Outcome{}, until, false, nil
+	}
 	res, err := s.run(ctx, sessionID, eventID)
 	if err != nil {
 		return Outcome{}, time.Time{}, false, err
@@ -193,6 +198,9 @@ func (s *Sequencer) step(ctx context.Context, lane *lane, sessionID, eventID str
 		return Outcome{}, time.Time{}, false, err
 	}
 	lane.remember(res.decided)
+	if res.readWindow {
+		lane.held = res.holds
+	}
 	out, ok := res.decided[eventID]
 	switch {
 	case ok:
@@ -217,8 +225,14 @@ type runResult struct {
 	// more is true when the batch was full and pending events remain.
 	more bool
 	// heldUntil, when not zero, says the run left events pending for being
-	// too young (Options.Settle): the triggering event may pass then.
+	// too young (Options.Settle): the triggering event may pass then, and
+	// each of them at its time in holds.
 	heldUntil time.Time
+	holds     map[string]time.Time
+	// readWindow says the run queried the window, so holds is current.
+	readWindow bool
+	// late counts the events decided behind the cursor, out of order.
+	late int64
 	// progressed is true when the run decided something or moved the
 	// cursor: a full batch that did neither would be run again for ever.
 	progressed bool
@@ -356,11 +370,18 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		}
 		p := decideBatch(stored.Session, stored.Sequencer, b, s.rules())
 		res.more, res.progressed, res.moved = b.full, p.moved, p.moved
-		res.heldUntil = w.heldUntil
-		if own, ok := w.find(eventID); ok && !res.heldUntil.IsZero() && !own.CreatedAt.After(start) {
-			// Nothing before the event's own time lets it pass: one wait,
-			// not one per event held before it.
-			res.heldUntil = heldUntil(own, s.opts.Settle)
+		res.readWindow = true
+		if w.held > 0 {
+			var past time.Time
+			res.holds, past = w.holds(start, s.opts.Settle)
+			if res.heldUntil = res.holds[eventID]; res.heldUntil.IsZero() {
+				res.heldUntil = past
+			}
+		}
+		for _, e := range b.extra {
+			if e.Ordered() && !after(stored.Sequencer.Cursor, e) {
+				res.late++
+			}
 		}
 		res.accepted, res.decisions = p.accepted, p.decisions
 		res.cursor = p.state.Cursor
@@ -401,6 +422,7 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		if !res.heldUntil.IsZero() {
 			st.HeldRuns++
 		}
+		st.LateEvents += res.late
 		st.Writes += writes
 		st.SessionWrites += sessionWrites
 		if writes > 0 {
@@ -409,6 +431,12 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		}
 	})
 	s.logDecisions(ctx, sessionID, res.decisions)
+	if res.late > 0 && s.log != nil {
+		// Production's queries see every commit before a run; on the
+		// emulator, a write held up longer than Settle (see Settle).
+		s.log.WarnContext(ctx, "events decided behind the cursor, out of createdAt order",
+			logging.KeySessionID, sessionID, "late", res.late, "settle", s.opts.Settle.String())
+	}
 	return res, nil
 }
 
@@ -418,16 +446,40 @@ type window struct {
 	events []model.Event
 	// full says the query found more than BatchSize.
 	full bool
-	// settled is how many of events a run may pass now (see settled);
-	// when some are held, heldUntil is when the first of them may pass.
-	settled   int
+	// held is how many of events, at the end, a run must leave pending
+	// (see held); heldUntil is when the first of them may pass.
+	held      int
 	heldUntil time.Time
 	err       error
 }
 
-// ready is the batch of the settled events alone.
+// ready is the batch of the events a run may pass now.
 func (w window) ready() batch {
-	return batch{window: w.events[:w.settled], full: w.full && w.settled == len(w.events)}
+	return batch{window: w.events[:len(w.events)-w.held], full: w.full && w.held == 0}
+}
+
+// holds returns when each held event may pass, for a run that began at
+// start, and when an event past the window may: Settle after its own stamp
+// or, for an admin's time far ahead, after the last held event a request
+// stamped. A trigger waits once, for its own event, not once per event
+// held before it.
+func (w window) holds(start time.Time, settle time.Duration) (map[string]time.Time, time.Time) {
+	limit := start.Add(settle)
+	heldEvs := w.events[len(w.events)-w.held:]
+	last := w.heldUntil
+	for _, e := range heldEvs {
+		if !e.CreatedAt.After(limit) {
+			last = heldUntil(e, settle)
+		}
+	}
+	m := make(map[string]time.Time, len(heldEvs))
+	for _, e := range heldEvs {
+		m[e.DocID] = last
+		if !e.CreatedAt.After(limit) {
+			m[e.DocID] = heldUntil(e, settle)
+		}
+	}
+	return m, last
 }
 
 // find returns the window's event id.
@@ -447,7 +499,7 @@ func (w window) batch(own model.Event) batch {
 	if _, ok := w.find(own.DocID); ok {
 		return b
 	}
-	cut := w.full || w.settled < len(w.events)
+	cut := w.full || w.held > 0
 	if !(cut && own.Ordered() && before(w.events[len(w.events)-1], own)) {
 		b.extra = append(b.extra, own)
 	}
@@ -495,13 +547,11 @@ func (s *Sequencer) readWindow(tx *firestore.Transaction, evCol *firestore.Colle
 // hold cuts the window at its first event too young to pass, for a run
 // that began at start.
 func (w *window) hold(start time.Time, settle time.Duration) {
-	w.settled = len(w.events)
 	if settle <= 0 {
 		return
 	}
-	w.settled = settled(w.events, start.Add(-settle), start)
-	if w.settled < len(w.events) {
-		w.heldUntil = heldUntil(w.events[w.settled], settle)
+	if w.held = held(w.events, start.Add(-settle), start.Add(settle)); w.held > 0 {
+		w.heldUntil = heldUntil(w.events[len(w.events)-w.held], settle)
 	}
 }
 

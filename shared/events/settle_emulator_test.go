@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ func TestSettleWaitsForEarlierStamps(t *testing.T) {
 	ctx := context.Background()
 	sessionID := newSession(t, fs, "u1", "u2")
 	unlimited := ratelimit.Limit{PerSecond: 1e6, Burst: 1e6}
-	seq := NewSequencer(fs, experiences.Default(), &Options{Settle: time.Second, SenderLimit: unlimited, SessionLimit: unlimited})
+	seq := NewSequencer(fs, experiences.Default(), &Options{Settle: 3 * time.Second, SenderLimit: unlimited, SessionLimit: unlimited})
 
 	events := fs.Collection(model.SessionsCollection).Doc(sessionID).Collection(model.EventsCollection)
 	require.NoError(t, writeEvent(ctx, fs, sessionID, "second", "u2", 1))
@@ -47,7 +48,9 @@ func TestSettleWaitsForEarlierStamps(t *testing.T) {
 	}()
 	// Until the run has held "second" (or, without Settle, decided it).
 	var second *result
-	for tick := time.NewTicker(time.Millisecond); second == nil && seq.Stats.Snapshot().HeldRuns == 0; {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for second == nil && seq.Stats.Snapshot().HeldRuns == 0 {
 		select {
 		case r := <-done:
 			second = &r
@@ -68,4 +71,43 @@ func TestSettleWaitsForEarlierStamps(t *testing.T) {
 	require.NoError(t, second.err)
 	require.Equal(t, Outcome{Status: model.EventAccepted, SequenceNumber: 1}, first, "the earlier stamp is numbered first")
 	require.Equal(t, Outcome{Status: model.EventAccepted, SequenceNumber: 2}, second.out)
+}
+
+// TestSettleBurstWaitsOnce: the triggers of a burst whose events a run
+// held wait for their own events without a transaction, then decide them
+// in order: at most one run per trigger and the first. Before the lane
+// kept the holds, every trigger ran a held transaction of its own first.
+func TestSettleBurstWaitsOnce(t *testing.T) {
+	fs := newClient(t)
+	ctx := context.Background()
+	sessionID := newSession(t, fs, "u1")
+	unlimited := ratelimit.Limit{PerSecond: 1e6, Burst: 1e6}
+	seq := NewSequencer(fs, experiences.Default(), &Options{Settle: time.Second, SenderLimit: unlimited, SessionLimit: unlimited})
+	const n = 20
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("e%02d", i)
+		require.NoError(t, writeEvent(ctx, fs, sessionID, ids[i], "u1", int64(i)))
+	}
+	type result struct {
+		i   int
+		out Outcome
+		err error
+	}
+	results := make(chan result, n)
+	for i, id := range ids {
+		go func() {
+			out, err := seq.Sequence(ctx, sessionID, id)
+			results <- result{i, out, err}
+		}()
+	}
+	for range n {
+		r := <-results
+		require.NoError(t, r.err)
+		require.Equal(t, Outcome{Status: model.EventAccepted, SequenceNumber: int64(r.i + 1)}, r.out, ids[r.i])
+	}
+	st := seq.Stats.Snapshot()
+	t.Logf("%+v", st)
+	require.LessOrEqual(t, st.Transactions, int64(n+1), "%+v", st)
+	require.Zero(t, st.LateEvents)
 }

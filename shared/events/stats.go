@@ -24,6 +24,10 @@ type Counters struct {
 	// HeldRuns counts runs that left events younger than Options.Settle
 	// pending.
 	HeldRuns int64 `json:"heldRuns"`
+	// LateEvents counts events decided behind the cursor, out of createdAt
+	// order: none in production; on the emulator, writes held up for longer
+	// than Options.Settle.
+	LateEvents int64 `json:"lateEvents"`
 }
 
 // Stats accumulates Counters safely across goroutines.

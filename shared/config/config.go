@@ -254,6 +254,10 @@ func FromEnv() (Config, error) { return FromLookup(os.LookupEnv) }
 func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	c := Default()
 	r := reader{lookup: lookup}
+	if r.str("FIRESTORE_EMULATOR_HOST", "") != "" {
+		// EVENT_SETTLE, when set, replaces it below.
+		c.EventSettle = EmulatorEventSettle
+	}
 	c.ProjectID = r.str("GOOGLE_CLOUD_PROJECT", r.str("GCLOUD_PROJECT", ""))
 	for _, s := range Settings() {
 		switch v := s.field(&c).(type) {
@@ -270,9 +274,6 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		}
 	}
 	c.AuthEmulatorHost = r.str("FIREBASE_AUTH_EMULATOR_HOST", "")
-	if _, set := lookup("EVENT_SETTLE"); !set && r.str("FIRESTORE_EMULATOR_HOST", "") != "" {
-		c.EventSettle = EmulatorEventSettle
-	}
 	if r.err != nil {
 		return Config{}, r.err
 	}

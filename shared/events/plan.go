@@ -97,6 +97,8 @@ type plan struct {
 	// moved says the cursor or the buckets changed: the session document
 	// must be written even if nothing was accepted.
 	moved bool
+	// late counts the events decided behind the cursor, out of order.
+	late int64
 }
 
 // decideBatch decides every undecided event of b, in order, from the
@@ -129,8 +131,12 @@ func decideBatch(sess model.Session, st model.SequencerState, b batch, r rules) 
 		p.decisions = append(p.decisions, decision{ev, out})
 		// A late event decided out of order (it sorts before the cursor)
 		// does not move the cursor back.
-		if ev.Ordered() && after(st.Cursor, ev) {
+		switch {
+		case !ev.Ordered():
+		case after(st.Cursor, ev):
 			st.Cursor = cursorAt(ev)
+		case !after(read, ev):
+			p.late++
 		}
 	}
 	// Everything in the window is decided now, whoever decided it: the

@@ -209,7 +209,6 @@ func TestWindowHold(t *testing.T) {
 	w.hold(start, settle)
 	require.Equal(t, 3, w.held)
 	first := t0.Add(60*time.Millisecond + settle + time.Millisecond)
-	require.Equal(t, first, w.heldUntil)
 	b := w.batch(ev("b", "u1", 60))
 	require.Equal(t, []model.Event{ev("a", "u1", 10)}, b.window)
 	require.False(t, b.full)
@@ -226,7 +225,20 @@ func TestWindowHold(t *testing.T) {
 	w = window{events: w.events}
 	w.hold(start, 0)
 	require.Zero(t, w.held, "no Settle, nothing held")
-	require.Zero(t, w.heldUntil)
+	none, _ := w.holds(start, 0)
+	require.Empty(t, none)
 	require.Equal(t, w.events, w.ready().window)
 	require.Equal(t, window{}.ready(), batch{window: nil}, "the zero window holds nothing")
+}
+
+// TestDecideBatchCountsLate: an event decided behind the cursor (out of
+// order) is counted; one after it, or without an order, is not.
+func TestDecideBatchCountsLate(t *testing.T) {
+	sess := model.Session{ExperienceID: "co_reading", Status: model.StatusActive, Participants: []string{"u1"}}
+	st := model.SequencerState{Ordered: true, Members: []string{"u1"}, Cursor: cursorAt(ev("c", "u1", 50))}
+	unordered := with(ev("n", "u1", 0), func(e *model.Event) { e.CreatedAt = time.Time{} })
+	p := decideBatch(sess, st, batch{window: []model.Event{ev("w", "u1", 60)}, extra: []model.Event{ev("late", "u1", 40), unordered}}, testRules())
+	require.Len(t, p.decisions, 3)
+	require.EqualValues(t, 1, p.late)
+	require.Equal(t, "w", p.state.Cursor.EventID, "the late event does not move the cursor back")
 }

@@ -378,12 +378,7 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 				res.heldUntil = past
 			}
 		}
-		for _, e := range b.extra {
-			if e.Ordered() && !after(stored.Sequencer.Cursor, e) {
-				res.late++
-			}
-		}
-		res.accepted, res.decisions = p.accepted, p.decisions
+		res.accepted, res.decisions, res.late = p.accepted, p.decisions, p.late
 		res.cursor = p.state.Cursor
 		for _, d := range p.decisions {
 			res.decided[d.Event.DocID] = d.Outcome
@@ -447,10 +442,9 @@ type window struct {
 	// full says the query found more than BatchSize.
 	full bool
 	// held is how many of events, at the end, a run must leave pending
-	// (see held); heldUntil is when the first of them may pass.
-	held      int
-	heldUntil time.Time
-	err       error
+	// (see held).
+	held int
+	err  error
 }
 
 // ready is the batch of the events a run may pass now.
@@ -465,19 +459,15 @@ func (w window) ready() batch {
 // held before it.
 func (w window) holds(start time.Time, settle time.Duration) (map[string]time.Time, time.Time) {
 	limit := start.Add(settle)
-	heldEvs := w.events[len(w.events)-w.held:]
-	last := w.heldUntil
-	for _, e := range heldEvs {
+	m := make(map[string]time.Time, w.held)
+	var last time.Time
+	// In order: the held events a request stamped come first (the first
+	// is one, see held), an admin's times far ahead after them.
+	for _, e := range w.events[len(w.events)-w.held:] {
 		if !e.CreatedAt.After(limit) {
 			last = heldUntil(e, settle)
 		}
-	}
-	m := make(map[string]time.Time, len(heldEvs))
-	for _, e := range heldEvs {
 		m[e.DocID] = last
-		if !e.CreatedAt.After(limit) {
-			m[e.DocID] = heldUntil(e, settle)
-		}
 	}
 	return m, last
 }
@@ -528,8 +518,7 @@ func (s *Sequencer) readWindow(tx *firestore.Transaction, evCol *firestore.Colle
 	for {
 		d, err := it.Next()
 		if errors.Is(err, iterator.Done) {
-			w.hold(start, s.opts.Settle)
-			return w
+			break
 		}
 		if err != nil {
 			return window{err: fmt.Errorf("query pending events: %w", err)}
@@ -537,11 +526,12 @@ func (s *Sequencer) readWindow(tx *firestore.Transaction, evCol *firestore.Colle
 		read++
 		if len(w.events) == s.opts.BatchSize {
 			w.full = true
-			w.hold(start, s.opts.Settle)
-			return w
+			break
 		}
 		w.events = append(w.events, s.compact(model.DecodeEvent(d)))
 	}
+	w.hold(start, s.opts.Settle)
+	return w
 }
 
 // hold cuts the window at its first event too young to pass, for a run
@@ -550,9 +540,7 @@ func (w *window) hold(start time.Time, settle time.Duration) {
 	if settle <= 0 {
 		return
 	}
-	if w.held = held(w.events, start.Add(-settle), start.Add(settle)); w.held > 0 {
-		w.heldUntil = heldUntil(w.events[len(w.events)-w.held], settle)
-	}
+	w.held = held(w.events, start.Add(-settle), start.Add(settle))
 }
 
 // ownDecided looks at the triggering event as read (exists: it was found):

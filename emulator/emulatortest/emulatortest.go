@@ -60,8 +60,9 @@ func Main(m *testing.M, opts emulator.Options, env **Env) int {
 	if opts.ProjectID == "" {
 		opts.ProjectID = "demo-test-" + ID("")[:8]
 	}
+	var kept *tail
 	if opts.Logs == nil {
-		opts.Logs = logSink()
+		opts.Logs, kept = logSink()
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewJSONHandler(opts.Logs, nil))
@@ -90,7 +91,17 @@ func Main(m *testing.M, opts emulator.Options, env **Env) int {
 		Admin:     admin,
 		Callables: &callable.Client{BaseURL: local.CallableURL("")},
 	}
-	return m.Run()
+	return run(m, kept)
+}
+
+// run runs the tests and, when they fail, prints the end of the stack's
+// log that was kept (nil: none was).
+func run(m *testing.M, kept *tail) int {
+	code := m.Run()
+	if code != 0 && kept != nil {
+		kept.dump(os.Stderr)
+	}
+	return code
 }
 
 // startWithRetry starts the stack, trying again with fresh ports when a
@@ -134,12 +145,13 @@ func MainStack(m *testing.M, stack **emulator.Stack) int {
 		fmt.Fprintln(os.Stderr, "emulatortest:", err)
 		return 1
 	}
+	logs, kept := logSink()
 	s, err := startWithRetry(func(ctx context.Context) (*emulator.Stack, error) {
 		return emulator.StartStack(ctx, emulator.StackOptions{
 			ProjectID: "demo-test-" + ID("")[:8],
 			RulesPath: root + "/firestore.rules",
 			NodeDir:   root + "/emulator",
-			Logs:      logSink(),
+			Logs:      logs,
 		})
 	})
 	if err != nil {
@@ -153,7 +165,7 @@ func MainStack(m *testing.M, stack **emulator.Stack) int {
 	defer s.Stop()
 	exportEnv(s.Env())
 	*stack = s
-	return m.Run()
+	return run(m, kept)
 }
 
 // Firestore returns an admin Firestore client on stack, closed when the
@@ -172,19 +184,21 @@ func Firestore(tb testing.TB, stack *emulator.Stack) *firestore.Client {
 }
 
 // logSink keeps the children's output out of test output unless
-// EMULATOR_LOGS names a file ("-" for stderr).
-func logSink() io.Writer {
+// EMULATOR_LOGS names a file ("-" for stderr); unset, the end of it is
+// kept for a failure to print (see tail).
+func logSink() (io.Writer, *tail) {
 	switch path := os.Getenv("EMULATOR_LOGS"); path {
 	case "":
-		return io.Discard
+		t := newTail()
+		return t, t
 	case "-":
-		return os.Stderr
+		return os.Stderr, nil
 	default:
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 		if err != nil {
-			return os.Stderr
+			return os.Stderr, nil
 		}
-		return f
+		return f, nil
 	}
 }
 

@@ -1,0 +1,124 @@
+package functions_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pajama-app/sharedexperiences/functions"
+)
+
+// ceRequest is a binary-mode CloudEvent request as Eventarc sends one, its
+// id in a header the handler can compare with the event it is given.
+func ceRequest(ctx context.Context, id string) *http.Request {
+	r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/fn", strings.NewReader(`{"n":1}`))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Ce-Specversion", "1.0")
+	r.Header.Set("Ce-Id", id)
+	r.Header.Set("Ce-Type", "google.cloud.pubsub.topic.v1.messagePublished")
+	r.Header.Set("Ce-Source", "//pubsub.googleapis.com/projects/p/topics/t")
+	r.Header.Set("X-Request", id)
+	return r
+}
+
+type served struct {
+	id   string
+	code int
+	// mismatch is set when the function was handed another request's
+	// event, or ran under another request's context.
+	mismatch string
+}
+
+// serve runs one request through h in its own goroutine and reports it on
+// out, so that the test goroutine alone asserts (and can give up on a hung
+// request).
+func serve(h http.Handler, r *http.Request, out chan<- served) {
+	go func() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		out <- served{id: r.Header.Get("X-Request"), code: rec.Code}
+	}()
+}
+
+type requestKey struct{}
+
+// TestServeCloudEvent: each request is handed its own event under its own
+// context, and a request whose client is gone leaves nothing behind for
+// the next one to wait on. functions-framework-go's own CloudEvent wrapper
+// (cloudevents/sdk-go's receive handler) fails both: a request already
+// cancelled when it is served leaves its event on a shared channel, the
+// next request's goroutine takes that one instead of its own, and every
+// request from then on waits for the next to arrive.
+func TestServeCloudEvent(t *testing.T) {
+	var mu sync.Mutex
+	mismatches := map[string]string{}
+	h := functions.ServeCloudEvent(func(ctx context.Context, e event.Event) error {
+		if got, _ := ctx.Value(requestKey{}).(string); got != e.ID() {
+			mu.Lock()
+			mismatches[e.ID()] = fmt.Sprintf("event %s handled under request %s's context", e.ID(), got)
+			mu.Unlock()
+		}
+		if e.ID() == "fails" {
+			return fmt.Errorf("transient")
+		}
+		return nil
+	})
+	wrap := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestKey{}, r.Header.Get("X-Request"))))
+	})
+	out := make(chan served, 100)
+	wait := func(n int) map[string]int {
+		t.Helper()
+		got := map[string]int{}
+		deadline := time.After(10 * time.Second)
+		for range n {
+			select {
+			case s := <-out:
+				got[s.id] = s.code
+			case <-deadline:
+				require.Failf(t, "requests hung", "%d of %d answered in 10 s: %v", len(got), n, got)
+			}
+		}
+		return got
+	}
+
+	gone, cancel := context.WithCancel(context.Background())
+	cancel() // the client disconnected before the request was served
+	serve(wrap, ceRequest(gone, "gone"), out)
+	wait(1)
+
+	serve(wrap, ceRequest(context.Background(), "next"), out)
+	require.Equal(t, map[string]int{"next": http.StatusOK}, wait(1))
+
+	const n = 50
+	for i := range n {
+		serve(wrap, ceRequest(context.Background(), fmt.Sprint("c", i)), out)
+	}
+	got := wait(n)
+	require.Len(t, got, n)
+	for id, code := range got {
+		require.Equal(t, http.StatusOK, code, id)
+	}
+
+	serve(wrap, ceRequest(context.Background(), "fails"), out)
+	require.Equal(t, map[string]int{"fails": http.StatusInternalServerError}, wait(1))
+
+	bad := ceRequest(context.Background(), "bad")
+	bad.Header.Del("Ce-Specversion")
+	bad.Header.Del("Ce-Type")
+	serve(wrap, bad, out)
+	require.Equal(t, map[string]int{"bad": http.StatusBadRequest}, wait(1))
+
+	mu.Lock()
+	defer mu.Unlock()
+	delete(mismatches, "gone") // its context was cancelled; whose it was does not matter
+	require.Empty(t, mismatches)
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/stretchr/testify/require"
 
@@ -28,20 +29,29 @@ func readSnapshot(t testing.TB, ctx context.Context, sessionID string) *snapshot
 // writeSpaced writes n page_changed events for sender with createdAt spaced
 // 60 ms apart from now on, within the sender's rate limit, and waits until
 // the pipeline has accepted them all. (Clients cannot choose createdAt; the
-// admin writes them so 10,000 events need not take 10 minutes.)
+// admin writes them so 10,000 events need not take 10 minutes.) They become
+// visible in createdAt order, as a client's writes do (createdAt is their
+// commit time): one commit of up to 500 after another. A BulkWriter's
+// batches commit concurrently, and a run that saw a later-dated batch first
+// would rightly number an earlier one after it.
 func writeSpaced(t *testing.T, ctx context.Context, sessionID, sender string, n int) {
 	t.Helper()
 	want := contract(t, ctx, sessionID).LastEventSequenceNumber + int64(n)
-	bw := env.Admin.BulkWriter(ctx)
 	base := time.Now().Add(time.Second)
-	for i := range n {
-		id := fmt.Sprintf("e%06d", i)
-		ev := validEvent(id, sender, int64(i), base.Add(time.Duration(i)*60*time.Millisecond))
-		ev["type"], ev["data"] = "page_changed", map[string]any{"pageIndex": fmt.Sprint(i % 10000)}
-		_, err := bw.Create(eventsOf(sessionID).Doc(id), ev)
+	for from := 0; from < n; from += 500 {
+		err := env.Admin.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+			for i := from; i < min(from+500, n); i++ {
+				id := fmt.Sprintf("e%06d", i)
+				ev := validEvent(id, sender, int64(i), base.Add(time.Duration(i)*60*time.Millisecond))
+				ev["type"], ev["data"] = "page_changed", map[string]any{"pageIndex": fmt.Sprint(i % 10000)}
+				if err := tx.Create(eventsOf(sessionID).Doc(id), ev); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 		require.NoError(t, err)
 	}
-	bw.End()
 	emulatortest.Eventually(t, 3*time.Minute, func() (bool, string) {
 		got := contract(t, ctx, sessionID).LastEventSequenceNumber
 		return got >= want, fmt.Sprintf("sequenced %d of %d", got, want)

@@ -27,6 +27,11 @@ import (
 // to the function as Eventarc's messagePublished CloudEvents. A message is
 // acknowledged only when the function answers 2xx; otherwise the emulator
 // redelivers it, as Pub/Sub does for a function deployed with retry.
+//
+// The subscription is the one Eventarc makes for a trigger: no message
+// ordering (a trigger has no such setting), so a function sees a session's
+// messages concurrently and in any order, as deployed. Delivery is bounded
+// by the function's concurrency, one instance's worth.
 func (l *Local) startPubSub(ctx context.Context) error {
 	client, err := pubsub.NewClient(ctx, l.ProjectID,
 		option.WithEndpoint(l.PubSubHost),
@@ -75,16 +80,22 @@ type feeder struct {
 
 	mu    sync.Mutex
 	stats PubSubStats
+	keys  map[string]int64 // deliveries in flight per ordering key
 }
 
 // PubSubStats counts one Pub/Sub function's messages: each delivery is
 // acknowledged (the function answered 2xx) or not (the emulator redelivers
-// it, as Pub/Sub does for a function deployed with retry). Recent lists the
-// last deliveries, newest last.
+// it, as Pub/Sub does for a function deployed with retry). InFlight counts
+// the deliveries being made now, MaxInFlight the most at once so far, and
+// MaxKeyInFlight the most of one ordering key (one session) at once.
+// Recent lists the last deliveries, newest last.
 type PubSubStats struct {
-	Acked  int64            `json:"acked"`
-	Nacked int64            `json:"nacked"`
-	Recent []PubSubDelivery `json:"recent,omitempty"`
+	Acked          int64            `json:"acked"`
+	Nacked         int64            `json:"nacked"`
+	InFlight       int64            `json:"inFlight"`
+	MaxInFlight    int64            `json:"maxInFlight"`
+	MaxKeyInFlight int64            `json:"maxKeyInFlight"`
+	Recent         []PubSubDelivery `json:"recent,omitempty"`
 }
 
 // PubSubDelivery is one delivery of a message to a function.
@@ -97,9 +108,27 @@ type PubSubDelivery struct {
 // recentDeliveries bounds PubSubStats.Recent.
 const recentDeliveries = 1000
 
-func (f *feeder) count(d PubSubDelivery) {
+func (f *feeder) begin(key string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.stats.InFlight++
+	f.stats.MaxInFlight = max(f.stats.MaxInFlight, f.stats.InFlight)
+	if key != "" {
+		f.keys[key]++
+		f.stats.MaxKeyInFlight = max(f.stats.MaxKeyInFlight, f.keys[key])
+	}
+}
+
+// count ends a delivery begun with begin.
+func (f *feeder) count(key string, d PubSubDelivery) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stats.InFlight--
+	if key != "" {
+		if f.keys[key]--; f.keys[key] == 0 {
+			delete(f.keys, key)
+		}
+	}
 	if d.Acked {
 		f.stats.Acked++
 	} else {
@@ -132,21 +161,22 @@ func (l *Local) PubSubDeliveries() map[string]PubSubStats {
 func (l *Local) startFeeder(ctx context.Context, c *pubsub.Client, d functions.Declaration) (*feeder, error) {
 	subName := fmt.Sprintf("projects/%s/subscriptions/eventarc-%s", l.ProjectID, d.Name)
 	_, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
-		Name:                  subName,
-		Topic:                 topicName(l.ProjectID, d.Topic),
-		AckDeadlineSeconds:    60,
-		EnableMessageOrdering: true,
+		Name:               subName,
+		Topic:              topicName(l.ProjectID, d.Topic),
+		AckDeadlineSeconds: 60,
 	})
 	if err != nil && status.Code(err) != codes.AlreadyExists {
 		return nil, fmt.Errorf("subscribe %s to %s: %w", d.Name, d.Topic, err)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	f := &feeder{cancel: cancel, name: d.Name}
+	f := &feeder{cancel: cancel, name: d.Name, keys: map[string]int64{}}
 	f.done.Add(1)
 	go func() {
 		defer f.done.Done()
 		sub := c.Subscriber(subName)
+		sub.ReceiveSettings.MaxOutstandingMessages = max(d.Size.Concurrency, 1)
 		err := sub.Receive(rctx, func(ctx context.Context, m *pubsub.Message) {
+			f.begin(m.OrderingKey)
 			attempt := 1
 			if m.DeliveryAttempt != nil {
 				attempt = *m.DeliveryAttempt
@@ -154,7 +184,7 @@ func (l *Local) startFeeder(ctx context.Context, c *pubsub.Client, d functions.D
 			_, err := l.invoke(ctx, d, attempt, func(host *url.URL) (*http.Request, error) {
 				return l.messagePublishedRequest(ctx, host, d, subName, m)
 			})
-			f.count(PubSubDelivery{MessageID: m.ID, Attempt: attempt, Acked: err == nil})
+			f.count(m.OrderingKey, PubSubDelivery{MessageID: m.ID, Attempt: attempt, Acked: err == nil})
 			if err != nil {
 				m.Nack()
 				return

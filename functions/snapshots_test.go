@@ -10,6 +10,7 @@ import (
 
 	"cloud.google.com/go/firestore"
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 	"github.com/stretchr/testify/require"
 
 	"github.com/pajama-app/sharedexperiences/emulator"
@@ -135,6 +136,53 @@ func TestConsumerCompacts(t *testing.T) {
 		s := readSnapshot(t, ctx, sid)
 		return s != nil && s.LastEventSequenceNumber == 30, fmt.Sprintf("snapshot %+v", s)
 	})
+}
+
+// TestConsumerFedAsEventarc: compactOnEvents's subscription is the one
+// Eventarc makes for a trigger, without message ordering, so a session's
+// messages (published with its ordering key, as the fan-out does) reach the
+// function concurrently, as deployed: none waits for the one before it, and
+// a long backlog of one session does not hold the others back.
+func TestConsumerFedAsEventarc(t *testing.T) {
+	env.Require(t)
+	ctx := context.Background()
+	client, err := pubsub.NewClient(ctx, env.ProjectID)
+	require.NoError(t, err)
+	defer client.Close()
+	sub, err := client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{
+		Subscription: "projects/" + env.ProjectID + "/subscriptions/eventarc-compactOnEvents"})
+	require.NoError(t, err)
+	require.False(t, sub.EnableMessageOrdering, "Eventarc's subscriptions deliver without ordering")
+
+	pub := client.Publisher(functions.TopicExperienceEvents)
+	pub.EnableMessageOrdering = true
+	defer pub.Stop()
+	sid := emulatortest.ID("s")
+	const n = 200
+	var results []*pubsub.PublishResult
+	for i := range n {
+		// Not a multiple of the threshold: each is answered at once.
+		results = append(results, pub.Publish(ctx, &pubsub.Message{Data: []byte("{}"), OrderingKey: sid, Attributes: map[string]string{
+			"sessionId": sid, "sequenceNumber": fmt.Sprint(i + 1), "type": "page_changed", "experienceId": "co_reading"}}))
+	}
+	mine := map[string]bool{}
+	for _, r := range results {
+		id, err := r.Get(ctx)
+		require.NoError(t, err)
+		mine[id] = true
+	}
+	emulatortest.Eventually(t, 30*time.Second, func() (bool, string) {
+		acked := 0
+		for _, d := range env.PubSubDeliveries()["compactOnEvents"].Recent {
+			if mine[d.MessageID] && d.Acked {
+				acked++
+			}
+		}
+		return acked == n, fmt.Sprintf("%d of %d acknowledged", acked, n)
+	})
+	st := env.PubSubDeliveries()["compactOnEvents"]
+	st.Recent = nil
+	require.Greater(t, st.MaxKeyInFlight, int64(1), "one session's messages were delivered one after another (%+v)", st)
 }
 
 // TestPresence: a participant silent past the grace period is removed;

@@ -122,3 +122,36 @@ func TestServeCloudEvent(t *testing.T) {
 	delete(mismatches, "gone") // its context was cancelled; whose it was does not matter
 	require.Empty(t, mismatches)
 }
+
+// FuzzServeCloudEvent: whatever a request carries, it is answered with one
+// of the statuses ServeCloudEvent documents and never panics; the function
+// runs only on a valid CloudEvent.
+func FuzzServeCloudEvent(f *testing.F) {
+	f.Add("POST", "application/json", "1.0", "id-1", "t", "//s", `{"n":1}`)
+	f.Add("POST", "application/cloudevents+json", "", "", "", "", `{"specversion":"1.0","id":"x","type":"t","source":"//s","data":{}}`)
+	f.Add("POST", "application/cloudevents+json", "", "", "", "", `{"specversion":"0.1"}`)
+	f.Add("POST", "application/protobuf", "1.0", "id", "t", "//s", "\x0a\x00")
+	f.Add("GET", "", "", "", "", "", "")
+	f.Add("POST", "text/plain", "9.9", "", "", "", "\xff")
+	f.Fuzz(func(t *testing.T, method, contentType, spec, id, typ, source, body string) {
+		called := false
+		h := functions.ServeCloudEvent(func(ctx context.Context, e event.Event) error {
+			called = true
+			require.NoError(t, e.Validate())
+			return nil
+		})
+		r := httptest.NewRequest(http.MethodPost, "/fn", strings.NewReader(body))
+		if method == http.MethodGet {
+			r.Method = http.MethodGet
+		}
+		for k, v := range map[string]string{"Content-Type": contentType, "Ce-Specversion": spec, "Ce-Id": id, "Ce-Type": typ, "Ce-Source": source} {
+			if v != "" {
+				r.Header.Set(k, v)
+			}
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		require.Contains(t, []int{http.StatusOK, http.StatusBadRequest, http.StatusMethodNotAllowed}, rec.Code)
+		require.Equal(t, rec.Code == http.StatusOK, called)
+	})
+}

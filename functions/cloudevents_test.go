@@ -32,9 +32,6 @@ func ceRequest(ctx context.Context, id string) *http.Request {
 type served struct {
 	id   string
 	code int
-	// mismatch is set when the function was handed another request's
-	// event, or ran under another request's context.
-	mismatch string
 }
 
 // serve runs one request through h in its own goroutine and reports it on

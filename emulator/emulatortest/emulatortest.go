@@ -75,7 +75,7 @@ func Main(m *testing.M, opts emulator.Options, env **Env) int {
 			return m.Run()
 		}
 		fmt.Fprintf(os.Stderr, "emulatortest: cannot start the local stack: %v\n", err)
-		return 1
+		return failed(kept)
 	}
 	defer local.Stop()
 	fmt.Printf("emulatortest: stack up in %s (%s)\n", time.Since(start).Round(time.Millisecond), opts.ProjectID)
@@ -83,7 +83,7 @@ func Main(m *testing.M, opts emulator.Options, env **Env) int {
 	admin, err := firestore.NewClient(context.Background(), local.ProjectID)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "emulatortest: firestore client: %v\n", err)
-		return 1
+		return failed(kept)
 	}
 	defer admin.Close()
 	*env = &Env{
@@ -95,13 +95,22 @@ func Main(m *testing.M, opts emulator.Options, env **Env) int {
 }
 
 // run runs the tests and, when they fail, prints the end of the stack's
-// log that was kept (nil: none was).
+// log that was kept (nil: none was). A test that panics or passes
+// -timeout ends the process inside m.Run, before anything is printed.
 func run(m *testing.M, kept *tail) int {
-	code := m.Run()
-	if code != 0 && kept != nil {
+	if code := m.Run(); code != 0 {
+		return failed(kept)
+	}
+	return 0
+}
+
+// failed prints the end of the stack's log that was kept, and returns the
+// exit code of a failure.
+func failed(kept *tail) int {
+	if kept != nil {
 		kept.dump(os.Stderr)
 	}
-	return code
+	return 1
 }
 
 // startWithRetry starts the stack, trying again with fresh ports when a
@@ -160,7 +169,7 @@ func MainStack(m *testing.M, stack **emulator.Stack) int {
 			return m.Run()
 		}
 		fmt.Fprintf(os.Stderr, "emulatortest: cannot start the emulators: %v\n", err)
-		return 1
+		return failed(kept)
 	}
 	defer s.Stop()
 	exportEnv(s.Env())

@@ -14,6 +14,9 @@ import (
 type tail struct {
 	mu      sync.Mutex
 	partial []byte
+	// cut says partial reached tailLineSize: the rest of its line is
+	// dropped.
+	cut     bool
 	last    ring
 	notable ring
 }
@@ -43,9 +46,10 @@ func (t *tail) Write(p []byte) (int, error) {
 			break
 		}
 		line := t.partial[:i]
-		if len(line) > tailLineSize {
-			line = append(line[:tailLineSize:tailLineSize], "…"...)
+		if t.cut || len(line) > tailLineSize {
+			line = append(line[:min(len(line), tailLineSize):min(len(line), tailLineSize)], "…"...)
 		}
+		t.cut = false
 		line = bytes.Clone(line)
 		t.last.add(line)
 		for _, m := range notableMarks {
@@ -58,7 +62,7 @@ func (t *tail) Write(p []byte) (int, error) {
 	}
 	if len(t.partial) > tailLineSize {
 		// A line with no end yet: keep its start only.
-		t.partial = t.partial[:tailLineSize]
+		t.partial, t.cut = t.partial[:tailLineSize], true
 	}
 	return len(p), nil
 }

@@ -21,6 +21,10 @@ func TestTail(t *testing.T) {
 		k.Write([]byte(line[half:] + "\n"))
 	}
 	k.Write([]byte(strings.Repeat("x", 3*tailLineSize) + "\n"))
+	// A long line written in pieces, its end after the cut.
+	k.Write([]byte(strings.Repeat("y", tailLineSize)))
+	k.Write([]byte(strings.Repeat("y", tailLineSize)))
+	k.Write([]byte("yy\n"))
 	k.Write([]byte("no end yet"))
 
 	var b strings.Builder
@@ -31,9 +35,11 @@ func TestTail(t *testing.T) {
 	require.True(t, strings.HasPrefix(notable, "emulatortest: the stack's last 4 notable log lines"))
 	require.Equal(t, 4, strings.Count(notable, "WARNING: Stream Error"))
 	require.True(t, strings.HasPrefix(last, fmt.Sprintf("the stack's last %d log lines:", tailLines)))
-	require.NotContains(t, last, `"line 50"`, "the oldest lines are dropped")
-	require.Contains(t, last, `"line 51"`)
+	require.NotContains(t, last, `"line 51"`, "the oldest lines are dropped")
+	require.Contains(t, last, `"line 52"`)
 	require.Contains(t, last, strings.Repeat("x", tailLineSize)+"…\n")
 	require.NotContains(t, last, strings.Repeat("x", tailLineSize+1))
+	require.Contains(t, last, strings.Repeat("y", tailLineSize)+"…\n")
+	require.NotContains(t, last, strings.Repeat("y", tailLineSize+1))
 	require.NotContains(t, out, "no end yet")
 }

@@ -3,7 +3,7 @@
 // registers every function of package functions with functions-framework-go;
 // Cloud Functions then serves the one named by --entry-point. The
 // CloudEvent functions are registered as HTTP functions that decode the
-// event themselves (functions.ServeCloudEvent says why): Eventarc's request
+// event themselves (App.ServeCloudEvent says why): Eventarc's request
 // is the same either way, and functions-framework-go serves the function
 // FUNCTION_TARGET names whatever its kind.
 package sharedexperiences
@@ -28,7 +28,7 @@ func init() {
 	functions.Register(app, functions.Registrar{
 		HTTP: ff.HTTP,
 		CloudEvent: func(name string, fn func(context.Context, event.Event) error) {
-			ff.HTTP(name, functions.ServeCloudEvent(fn))
+			ff.HTTP(name, app.ServeCloudEvent(name, fn))
 		},
 	})
 }

@@ -481,8 +481,8 @@ func (l *Local) logInvocation(ctx context.Context, d functions.Declaration, atte
 
 // copyCloudEventHeaders keeps what makes a binary-mode CloudEvent. The
 // Firestore emulator also sends ce-datacontenttype, which the CloudEvents
-// HTTP binding carries in Content-Type only; sdk-go (under
-// functions-framework-go) answers such a request 500 without calling the
+// HTTP binding carries in Content-Type only; sdk-go refuses such a request
+// (functions.App.ServeCloudEvent answers it 400) without calling the
 // function, so it is dropped here, as Eventarc's requests do not have it.
 func copyCloudEventHeaders(dst, src http.Header) {
 	for k, v := range src {

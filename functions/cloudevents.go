@@ -6,15 +6,20 @@ import (
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
+
+	"github.com/pajama-app/sharedexperiences/shared/logging"
 )
 
-// ServeCloudEvent serves a CloudEvent function over HTTP the way Eventarc
-// calls it: the request's event (binary or structured mode) is decoded and
-// handled in the request's own goroutine, under the request's context.
-// It answers 200 when fn returns nil, 500 otherwise (so Eventarc delivers
-// again, for a function deployed with retry), and 400 to a request that
-// carries no valid CloudEvent. fn logs its own failures; the answer says
-// nothing of them.
+// ServeCloudEvent serves the CloudEvent function name over HTTP the way
+// Eventarc calls it: the request's event (binary or structured mode) is
+// decoded and handled in the request's own goroutine, under the request's
+// context. It answers 200 when fn returns nil, 500 otherwise (so Eventarc
+// delivers again, for a function deployed with retry; fn logs its own
+// failures and the answer says nothing of them), 400 to a request that
+// carries no valid CloudEvent (logged, with why), and 405 to a method other
+// than POST. Under functions-framework-go's HTTP registration, panics are
+// recovered and CLOUD_RUN_TIMEOUT_SECONDS bounds the context, as for its
+// CloudEvent functions.
 //
 // The root package registers every CloudEvent function through it, as an
 // HTTP function, instead of with functions-framework-go's CloudEvent
@@ -28,7 +33,7 @@ import (
 // in every release up to v2.16.2). With many deliveries at once, Pub/Sub
 // pushes and Firestore triggers hung for tens of seconds, until the next
 // delivery came (TestServeCloudEvent; functions TestConsumerFedAsEventarc).
-func ServeCloudEvent(fn func(context.Context, event.Event) error) http.HandlerFunc {
+func (a *App) ServeCloudEvent(name string, fn func(context.Context, event.Event) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
@@ -40,7 +45,8 @@ func ServeCloudEvent(fn func(context.Context, event.Event) error) http.HandlerFu
 			err = e.Validate()
 		}
 		if err != nil {
-			http.Error(w, "not a CloudEvent", http.StatusBadRequest)
+			a.log.WarnContext(r.Context(), "request without a valid CloudEvent; refused", logging.KeyFunction, name, "error", err.Error())
+			http.Error(w, "not a valid CloudEvent: "+err.Error(), http.StatusBadRequest)
 			return
 		}
 		if err := fn(r.Context(), *e); err != nil {

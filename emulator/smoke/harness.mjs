@@ -36,6 +36,24 @@ export function splitHostPort(hp) {
   return [hp.slice(0, i).replace(/^\[|\]$/g, ''), Number(hp.slice(i + 1))];
 }
 
+// networkErrors records every fetch that failed below HTTP, for a failed
+// run's summary: the SDK reports those as functions/internal and keeps no
+// cause. The SDK's own calls go through the global fetch unchanged; the
+// wrapper only looks at failures and rethrows them as they were.
+const networkErrors = [];
+const plainFetch = globalThis.fetch;
+globalThis.fetch = async (input, init) => {
+  try {
+    return await plainFetch(input, init);
+  } catch (err) {
+    networkErrors.push({
+      at: new Date().toISOString(), url: String(input?.url ?? input),
+      error: err?.message ?? String(err), cause: err?.cause?.code ?? err?.cause?.message,
+    });
+    throw err;
+  }
+};
+
 // connect is the official SDK, unchanged, pointed at the emulators.
 export function connect(cfg) {
   const app = initializeApp({ projectId: cfg.projectId, apiKey: 'fake-api-key' });
@@ -106,6 +124,7 @@ export function run(main, { timeoutMs, stepTimeoutMs = 0, summary = {} }) {
     if (finished) return;
     finished = true;
     summary.ok = code === 0;
+    if (networkErrors.length) summary.networkErrors = networkErrors;
     process.stdout.write(JSON.stringify(summary) + '\n', () => process.exit(code));
   };
   const watchdog = setTimeout(() => {

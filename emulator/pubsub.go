@@ -158,8 +158,14 @@ func (l *Local) PubSubDeliveries() map[string]PubSubStats {
 	return out
 }
 
+// Subscription is the full name of the subscription that feeds the
+// Pub/Sub function name.
+func (l *Local) Subscription(name string) string {
+	return fmt.Sprintf("projects/%s/subscriptions/eventarc-%s", l.ProjectID, name)
+}
+
 func (l *Local) startFeeder(ctx context.Context, c *pubsub.Client, d functions.Declaration) (*feeder, error) {
-	subName := fmt.Sprintf("projects/%s/subscriptions/eventarc-%s", l.ProjectID, d.Name)
+	subName := l.Subscription(d.Name)
 	_, err := c.SubscriptionAdminClient.CreateSubscription(ctx, &pubsubpb.Subscription{
 		Name:               subName,
 		Topic:              topicName(l.ProjectID, d.Topic),

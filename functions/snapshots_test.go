@@ -151,7 +151,7 @@ func TestConsumerFedAsEventarc(t *testing.T) {
 	require.NoError(t, err)
 	defer client.Close()
 	sub, err := client.SubscriptionAdminClient.GetSubscription(ctx, &pubsubpb.GetSubscriptionRequest{
-		Subscription: "projects/" + env.ProjectID + "/subscriptions/eventarc-compactOnEvents"})
+		Subscription: env.Subscription("compactOnEvents")})
 	require.NoError(t, err)
 	require.False(t, sub.EnableMessageOrdering, "Eventarc's subscriptions deliver without ordering")
 

@@ -68,3 +68,28 @@ func FuzzDecode(f *testing.F) {
 		_, _ = DocumentPath(data.GetValue().GetName())
 	})
 }
+
+// TestValuesAsTheClientReads: every value type comes out as the Go
+// Firestore client returns it from a read, so a document carried by a
+// CloudEvent decodes like the same document read.
+func TestValuesAsTheClientReads(t *testing.T) {
+	ts := time.Date(2026, 12, 2, 10, 0, 0, 5000, time.UTC)
+	fields := map[string]*firestoredata.Value{
+		"s":    {ValueType: &firestoredata.Value_StringValue{StringValue: "x"}},
+		"i":    {ValueType: &firestoredata.Value_IntegerValue{IntegerValue: -3}},
+		"f":    {ValueType: &firestoredata.Value_DoubleValue{DoubleValue: 1.5}},
+		"b":    {ValueType: &firestoredata.Value_BooleanValue{BooleanValue: true}},
+		"n":    {ValueType: &firestoredata.Value_NullValue{}},
+		"t":    {ValueType: &firestoredata.Value_TimestampValue{TimestampValue: timestamppb.New(ts)}},
+		"m":    {ValueType: &firestoredata.Value_MapValue{MapValue: &firestoredata.MapValue{Fields: map[string]*firestoredata.Value{"k": {ValueType: &firestoredata.Value_StringValue{StringValue: "v"}}}}}},
+		"a":    {ValueType: &firestoredata.Value_ArrayValue{ArrayValue: &firestoredata.ArrayValue{Values: []*firestoredata.Value{{ValueType: &firestoredata.Value_IntegerValue{IntegerValue: 1}}}}}},
+		"y":    {ValueType: &firestoredata.Value_BytesValue{BytesValue: []byte("ab")}},
+		"r":    {ValueType: &firestoredata.Value_ReferenceValue{ReferenceValue: "projects/p/databases/(default)/documents/a/b"}},
+		"none": {},
+	}
+	require.Equal(t, map[string]any{
+		"s": "x", "i": int64(-3), "f": 1.5, "b": true, "n": nil, "t": ts,
+		"m": map[string]any{"k": "v"}, "a": []any{int64(1)}, "y": []byte("ab"),
+		"r": Unsupported{}, "none": Unsupported{},
+	}, Values(fields))
+}

@@ -48,6 +48,10 @@ type Event struct {
 	// Malformed is why the client fields could not be read, if they could
 	// not.
 	Malformed error
+	// UpdateTime is the document's update time as read or carried: a
+	// decision made from a trigger's copy is written only if the document
+	// is unchanged since.
+	UpdateTime time.Time
 }
 
 // ErrMalformed reports an event document whose client fields are missing or
@@ -61,7 +65,19 @@ func (e Event) Ordered() bool { return !e.CreatedAt.IsZero() }
 // DecodeEvent reads an event document. A malformed one is still returned,
 // with its reason, so it can be rejected.
 func DecodeEvent(doc *firestore.DocumentSnapshot) Event {
-	return decodeEvent(doc.Ref.ID, doc.Data())
+	e := decodeEvent(doc.Ref.ID, doc.Data())
+	e.UpdateTime = doc.UpdateTime
+	return e
+}
+
+// DecodeEventData reads an event from its fields as the Go client returns
+// a document's data, and its update time, for an event document that
+// arrives other than by a read (the created document a trigger's
+// CloudEvent carries).
+func DecodeEventData(docID string, data map[string]any, updateTime time.Time) Event {
+	e := decodeEvent(docID, data)
+	e.UpdateTime = updateTime
+	return e
 }
 
 func decodeEvent(docID string, m map[string]any) Event {

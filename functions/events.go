@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/cloudevents/sdk-go/v2/event"
+	"github.com/googleapis/google-cloudevents-go/cloud/firestoredata"
 
 	"github.com/pajama-app/sharedexperiences/shared/firestoreevent"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
@@ -20,7 +21,12 @@ import (
 func (a *App) onEventCreated(ctx context.Context, e event.Event) error {
 	ctx = traced(ctx, e)
 	log := a.log.With(logging.KeyFunction, "onEventCreated", "ceId", e.ID())
-	path, ok := documentPath(ctx, log, e)
+	data, err := firestoreevent.Decode(e.Data())
+	if err != nil {
+		log.ErrorContext(ctx, "undecodable Firestore event; dropped", "error", err.Error())
+		return nil
+	}
+	path, ok := payloadPath(ctx, log, data)
 	if !ok {
 		return nil
 	}
@@ -31,7 +37,12 @@ func (a *App) onEventCreated(ctx context.Context, e event.Event) error {
 	}
 	log = log.With(logging.KeySessionID, sessionID, logging.KeyEventID, eventID)
 
-	if _, err := a.seq.Sequence(ctx, sessionID, eventID); err != nil {
+	// The created document rides in the CloudEvent: carried on the
+	// session's lane, it spares the sequencer reading it (see
+	// events.Sequencer.SequenceCreated).
+	doc := data.GetValue()
+	created := model.DecodeEventData(eventID, firestoreevent.Values(doc.GetFields()), doc.GetUpdateTime().AsTime())
+	if _, err := a.seq.SequenceCreated(ctx, sessionID, created); err != nil {
 		log.ErrorContext(ctx, "sequencing failed; will be retried", "error", err.Error())
 		return err
 	}
@@ -48,6 +59,11 @@ func documentPath(ctx context.Context, log *slog.Logger, e event.Event) (string,
 		log.ErrorContext(ctx, "undecodable Firestore event; dropped", "error", err.Error())
 		return "", false
 	}
+	return payloadPath(ctx, log, data)
+}
+
+// payloadPath is documentPath for a payload decoded already.
+func payloadPath(ctx context.Context, log *slog.Logger, data *firestoredata.DocumentEventData) (string, bool) {
 	name := data.GetValue().GetName()
 	if name == "" {
 		name = data.GetOldValue().GetName()

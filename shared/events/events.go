@@ -15,8 +15,9 @@
 // # Exactly-once over at-least-once
 //
 // Triggers arrive at least once, late, out of order and concurrently. Every
-// decision is taken in a transaction that reads the event first: an event
-// that already has a status was decided before and is left alone. Order comes from the events' createdAt (the commit time, which the
+// decision is taken in a transaction that reads the event, or the cursor
+// its copy sorts after (see Copies): an event that already has a status
+// was decided before and is left alone. Order comes from the events' createdAt (the commit time, which the
 // rules force to request.time), then clientSequenceNumber, then id, never
 // from arrival; rate limits are computed on createdAt too, so a redelivery
 // can never change an outcome.
@@ -28,6 +29,21 @@
 // outside the transaction (optimistic concurrency, commit preconditions on
 // update times) passed such events by and numbered them late, out of
 // order (functions TestConcurrentWriters, 50 writers through the rules).
+//
+// # Copies
+//
+// A Firestore trigger carries its event as created, and SequenceCreated
+// keeps that copy on the lane while the trigger waits. The instance that
+// moved a session's cursor last, whose last window held nothing the
+// triggers had not carried, decides the copies without reading them: the
+// cursor, read in the transaction, says they are undecided (runs decide in
+// order, and the cursor passes all they decide), and one count aggregation
+// over the events from the cursor to the last copy says nothing else is
+// pending there; each decision is written only if its document is still
+// the copy (its update time). Otherwise (a count that finds more, copies that lag their
+// writes, another instance moving the cursor) the run reads the window as
+// Sequence does. So a lone writer's event costs about its decision's write
+// and a share of the run's, not also a read.
 //
 // # Settle
 //

@@ -3,6 +3,8 @@ package events
 import (
 	"sync"
 	"time"
+
+	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
 // lanes queue the triggers of each session in this process, so that one
@@ -15,12 +17,22 @@ type lanes struct {
 }
 
 type lane struct {
-	mu      sync.Mutex
-	refs    int // guarded by lanes.mu
+	mu   sync.Mutex
+	refs int // guarded by lanes.mu
+	// carried are the events the waiting triggers carry (their documents
+	// as created), by id, with how many triggers carry each; guarded by
+	// lanes.mu. A run decides them without reading them (see
+	// carriedWindow).
+	carried map[string]carriedEvent
 	decided map[string]Outcome
 	// held is when each event the lane's last run held (Settle) may
 	// pass; nil when it held none.
 	held map[string]time.Time
+}
+
+type carriedEvent struct {
+	ev       model.Event
+	triggers int
 }
 
 // maxRemembered bounds a lane's cache; a trigger whose decision was
@@ -29,27 +41,57 @@ const maxRemembered = 8192
 
 func newLanes() *lanes { return &lanes{m: map[string]*lane{}} }
 
-func (l *lanes) acquire(sessionID string) *lane {
+// acquire queues a trigger on its session's lane, with the event it
+// carries when it carries one.
+func (l *lanes) acquire(sessionID string, created *model.Event) *lane {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ln, ok := l.m[sessionID]
 	if !ok {
-		ln = &lane{decided: map[string]Outcome{}}
+		ln = &lane{decided: map[string]Outcome{}, carried: map[string]carriedEvent{}}
 		l.m[sessionID] = ln
 	}
 	ln.refs++
+	if created != nil {
+		c := ln.carried[created.DocID]
+		c.ev = *created
+		c.triggers++
+		ln.carried[created.DocID] = c
+	}
 	return ln
 }
 
 // release drops the lane when nobody waits on it: its cache only serves
 // triggers that arrive during a burst.
-func (l *lanes) release(sessionID string, ln *lane) {
+func (l *lanes) release(sessionID string, ln *lane, created *model.Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if created != nil {
+		if c := ln.carried[created.DocID]; c.triggers > 1 {
+			c.triggers--
+			ln.carried[created.DocID] = c
+		} else {
+			delete(ln.carried, created.DocID)
+		}
+	}
 	ln.refs--
 	if ln.refs == 0 {
 		delete(l.m, sessionID)
 	}
+}
+
+// undecidedCarried is what the lane's waiting triggers carry and no run
+// of this process has decided; the caller holds ln.mu.
+func (l *lanes) undecidedCarried(ln *lane) []model.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]model.Event, 0, len(ln.carried))
+	for id, c := range ln.carried {
+		if _, ok := ln.decided[id]; !ok {
+			out = append(out, c.ev)
+		}
+	}
+	return out
 }
 
 // remember records decisions; the caller holds ln.mu.

@@ -10,6 +10,8 @@ import (
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
@@ -138,14 +140,32 @@ func NewSequencer(fs *firestore.Client, reg *experiences.Registry, opts *Options
 // outcome. It is safe to call any number of times, concurrently, for the
 // same event.
 func (s *Sequencer) Sequence(ctx context.Context, sessionID, eventID string) (Outcome, error) {
-	return s.sequence(ctx, sessionID, eventID)
+	return s.sequence(ctx, sessionID, eventID, nil)
 }
 
-func (s *Sequencer) sequence(ctx context.Context, sessionID, eventID string) (Outcome, error) {
-	lane := s.lanes.acquire(sessionID)
-	defer s.lanes.release(sessionID, lane)
+// SequenceCreated is Sequence for a trigger that carries its event as it
+// was created, as a Firestore CloudEvent does. While the trigger waits on
+// its session's lane, the copy waits there too, and a run of the instance
+// that moved the session's cursor last decides the copies without reading
+// them, when one count aggregation shows nothing else is pending before
+// the last of them (see carriedWindow). A malformed copy is carried too,
+// to be rejected like the same document read. A copy with no order, no
+// update time, or created with a status is not carried: its event is read,
+// as Sequence reads it.
+func (s *Sequencer) SequenceCreated(ctx context.Context, sessionID string, created model.Event) (Outcome, error) {
+	var c *model.Event
+	if created.Status == "" && created.DocID != "" && created.Ordered() && !created.UpdateTime.IsZero() {
+		ev := s.compact(created)
+		c = &ev
+	}
+	return s.sequence(ctx, sessionID, created.DocID, c)
+}
+
+func (s *Sequencer) sequence(ctx context.Context, sessionID, eventID string, created *model.Event) (Outcome, error) {
+	lane := s.lanes.acquire(sessionID, created)
+	defer s.lanes.release(sessionID, lane, created)
 	for {
-		out, until, done, err := s.step(ctx, lane, sessionID, eventID)
+		out, until, done, err := s.step(ctx, lane, sessionID, eventID, created != nil)
 		if err != nil || done {
 			return out, err
 		}
@@ -176,7 +196,7 @@ func (s *Sequencer) wait(ctx context.Context, until time.Time) error {
 // and its publication. Decisions are cached only once published, so a
 // trigger retried after a failed publish publishes again. Not done, the
 // next turn comes at until (zero: at once).
-func (s *Sequencer) step(ctx context.Context, lane *lane, sessionID, eventID string) (out Outcome, until time.Time, done bool, err error) {
+func (s *Sequencer) step(ctx context.Context, lane *lane, sessionID, eventID string, carries bool) (out Outcome, until time.Time, done bool, err error) {
 	lane.mu.Lock()
 	defer lane.mu.Unlock()
 	if out, ok := lane.decided[eventID]; ok {
@@ -188,7 +208,17 @@ func (s *Sequencer) step(ctx context.Context, lane *lane, sessionID, eventID str
 		// would hold it again, a transaction per trigger of a burst.
 		return Outcome{}, until, false, nil
 	}
-	res, err := s.run(ctx, sessionID, eventID)
+	var carried func() []model.Event
+	if carries {
+		carried = func() []model.Event { return s.lanes.undecidedCarried(lane) }
+	}
+	res, err := s.run(ctx, sessionID, eventID, carried)
+	if c := status.Code(err); carries && (c == codes.NotFound || c == codes.FailedPrecondition) {
+		// A carried event was deleted or changed after its trigger fired,
+		// so its decision was not written: only what is stored can say
+		// what is left to decide.
+		res, err = s.run(ctx, sessionID, eventID, nil)
+	}
 	if err != nil {
 		return Outcome{}, time.Time{}, false, err
 	}
@@ -246,6 +276,10 @@ type runResult struct {
 	// ownPending says the window held the triggering event, or the event
 	// sorts after a full one.
 	ownPending bool
+	// carried says the window was the triggers' copies, not read;
+	// couldCarry that the window read held nothing up to the last carried
+	// event that the triggers did not carry, so a count would have done.
+	carried, couldCarry bool
 }
 
 // ErrNoProgress reports a run that had more to do but could not move: a
@@ -263,11 +297,17 @@ var minTimestamp = time.Time{}
 // event, the session and the pending window, decide, write the decisions
 // and the session. Nothing here logs or counts inside the transaction
 // body except reads as they are made; the caller logs what was committed.
-func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResult, error) {
+//
+// carried returns the events the lane's waiting triggers carry now (see
+// SequenceCreated; nil: none do). A run that trusts its view, and whose
+// session's last window held nothing the triggers did not carry, counts
+// instead of reading them (see carriedWindow).
+func (s *Sequencer) run(ctx context.Context, sessionID, eventID string, carried func() []model.Event) (runResult, error) {
 	sessRef := model.SessionRef(s.fs, sessionID)
 	evCol := model.EventsRef(sessRef)
 	view, hasView := s.sessions.views.get(sessionID)
 	trusted := hasView && view.trusted
+	carry := trusted && view.carry.counts() && carried != nil
 	var res runResult
 	// seen is the cursor the last attempt read on the session (ok: it
 	// read one), for the next view.
@@ -278,6 +318,9 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 	// Writes count once committed; an aborted attempt's writes never
 	// happened (its reads did, and are counted as they are made).
 	attempts, writes, sessionWrites := 0, int64(0), int64(0)
+	// misses counts the committed attempt's carried windows that a count
+	// refuted.
+	misses := int64(0)
 	err := s.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
 		attempts++
 		// Taken before the first read locks the session: a write that
@@ -285,6 +328,7 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		start := s.now()
 		writes, sessionWrites = 0, 0
 		res = runResult{decided: map[string]Outcome{}}
+		misses = 0
 		seen.ok = false
 		// One round trip for the session and, unless this process was the
 		// last to sequence the session, the event: with K instances the
@@ -318,8 +362,20 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		}
 		var w window
 		if ownSnap == nil && sessSnap.Exists() {
-			if w = s.readWindow(tx, evCol, stored.Sequencer.Cursor, start); w.err != nil {
-				return w.err
+			if carry {
+				counted := false
+				if w, res.carried, counted = s.carriedWindow(ctx, tx, evCol, stored.Sequencer.Cursor, eventID, carried(), start); w.err != nil {
+					return w.err
+				}
+				if counted && !res.carried {
+					misses++
+				}
+			}
+			if !res.carried {
+				if w = s.readWindow(tx, evCol, stored.Sequencer.Cursor, start); w.err != nil {
+					return w.err
+				}
+				res.couldCarry = carried != nil && couldCarry(w, stored.Sequencer.Cursor, carried())
 			}
 		}
 		// found: the triggering event was read (in the window or on its
@@ -363,6 +419,7 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 				return w.err
 			}
 			_, res.ownPending = w.find(eventID)
+			res.couldCarry = carried != nil && couldCarry(w, stored.Sequencer.Cursor, carried())
 		}
 		b := w.ready()
 		if !ownLater {
@@ -383,7 +440,13 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		for _, d := range p.decisions {
 			res.decided[d.Event.DocID] = d.Outcome
 			writes++
-			if err := tx.Update(evCol.Doc(d.Event.DocID), d.Outcome.decision(d.Event).Updates()); err != nil {
+			var pre []firestore.Precondition
+			if res.carried {
+				// Decided from its copy: only if it is the document as
+				// created, never one decided or rewritten since (an admin's).
+				pre = append(pre, firestore.LastUpdateTime(d.Event.UpdateTime))
+			}
+			if err := tx.Update(evCol.Doc(d.Event.DocID), d.Outcome.decision(d.Event).Updates(), pre...); err != nil {
 				return err
 			}
 		}
@@ -407,7 +470,8 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		// cursor passed its place (concurrent writers on the emulator):
 		// either way the next run reads its event first.
 		s.sessions.views.set(sessionID, cursorView{cursor: res.cursor,
-			trusted: res.moved && res.ownPending && (!hasView || sameCursor(view.cursor, seen.cursor))})
+			trusted: res.moved && res.ownPending && (!hasView || sameCursor(view.cursor, seen.cursor)),
+			carry:   view.carry.next(res.carried, misses > 0, res.couldCarry)})
 	}
 	stale := trusted && seen.ok && !sameCursor(view.cursor, seen.cursor)
 	s.Stats.add(func(st *Counters) {
@@ -417,6 +481,10 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 		if !res.heldUntil.IsZero() {
 			st.HeldRuns++
 		}
+		if res.carried {
+			st.CarriedRuns++
+		}
+		st.CarriedMisses += misses
 		st.LateEvents += res.late
 		st.Writes += writes
 		st.SessionWrites += sessionWrites
@@ -433,6 +501,109 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string) (runResu
 			logging.KeySessionID, sessionID, "late", res.late, "settle", s.opts.Settle.String())
 	}
 	return res, nil
+}
+
+// carriedWindow is the window up to the last carried event after the
+// cursor, for a run that began at start and triggered by eventID, when it
+// is exactly the carried events there: then they need not be read.
+//
+// A copy says what was created, not whether it was decided since. The
+// cursor, read in this transaction, says most of it: runs decide in order
+// and the cursor passes all they decide, so a client's event after it is
+// pending. (An admin may write an event a trigger rejects on its own, for
+// a session that does not exist yet, or rewrite one: each decision from a
+// copy is written only if the document's update time is the copy's, and
+// the caller runs again without copies when one is not.) One count
+// aggregation over the events from the cursor to the last carried one (a
+// read per 1,000 index entries) tells the rest: the carried events are in
+// that range, so if it holds as many as there are carried, it holds
+// nothing else. Events after the last carried one are left to their own
+// triggers, which come.
+//
+// ok is false when the triggering event's copy is not after the cursor (a
+// redelivery: it is read), or when the count differs (events whose
+// triggers have not come or were lost, or a carried event deleted): the
+// caller reads the window then; counted says a count was made.
+func (s *Sequencer) carriedWindow(ctx context.Context, tx *firestore.Transaction, evCol *firestore.CollectionRef, cur model.Cursor, eventID string, carried []model.Event, start time.Time) (w window, ok, counted bool) {
+	evs := make([]model.Event, 0, len(carried))
+	own := false
+	for _, ev := range carried {
+		if after(cur, ev) {
+			evs = append(evs, ev)
+			own = own || ev.DocID == eventID
+		}
+	}
+	if !own {
+		return window{}, false, false
+	}
+	slices.SortFunc(evs, compareEvents)
+	w.events = evs
+	if len(evs) > s.opts.BatchSize {
+		w.events, w.full = evs[:s.opts.BatchSize], true
+	}
+	last := w.events[len(w.events)-1]
+	n, err := s.count(ctx, windowQuery(evCol, cur).EndAt(last.CreatedAt, rawSeq(last), last.DocID), tx)
+	s.Stats.add(func(st *Counters) { st.ReadRoundTrips++ })
+	if err != nil {
+		return window{err: err}, false, true
+	}
+	if n != int64(len(w.events)) {
+		return window{}, false, true
+	}
+	w.hold(start, s.opts.Settle)
+	return w, true, true
+}
+
+// couldCarry reports whether a carried window would have stood for w,
+// read after the cursor cur: some carried event is after the cursor, and
+// every event of w up to the last of them was carried, with the place its
+// copy gives it. (Clients cannot change an event once created, so a copy
+// sorts where its event does; one that does not, an admin's rewrite, stops
+// the next run from counting, and its decision's update-time precondition
+// fails in any case.)
+func couldCarry(w window, cur model.Cursor, carried []model.Event) bool {
+	ids := make(map[string]model.Event, len(carried))
+	var last model.Event
+	for _, ev := range carried {
+		if after(cur, ev) {
+			ids[ev.DocID] = ev
+			if len(ids) == 1 || before(last, ev) {
+				last = ev
+			}
+		}
+	}
+	if len(ids) == 0 || len(w.events) == 0 {
+		return false
+	}
+	if w.full && before(w.events[len(w.events)-1], last) {
+		return false // the window cannot tell what lies before last
+	}
+	for _, e := range w.events {
+		c, ok := ids[e.DocID]
+		if ok && compareEvents(c, e) != 0 {
+			return false
+		}
+		if before(last, e) {
+			continue // left to its own trigger; a copy still has to match
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// windowQuery is the events after the cursor in the order they are
+// decided in.
+func windowQuery(evCol *firestore.CollectionRef, cur model.Cursor) firestore.Query {
+	q := evCol.Where(model.FieldCreatedAt, ">", minTimestamp).
+		OrderBy(model.FieldCreatedAt, firestore.Asc).
+		OrderBy(model.FieldClientSequenceNumber, firestore.Asc).
+		OrderBy(firestore.DocumentID, firestore.Asc)
+	if !isZero(cur) {
+		q = q.StartAfter(cur.CreatedAt, cur.ClientSequenceNumber, cur.EventID)
+	}
+	return q
 }
 
 // window is what the pending query returned: every event after the
@@ -501,15 +672,7 @@ func (w window) batch(own model.Event) batch {
 // run's memory is bounded by BatchSize x MaxEventBytes whatever the pending
 // documents weigh.
 func (s *Sequencer) readWindow(tx *firestore.Transaction, evCol *firestore.CollectionRef, cur model.Cursor, start time.Time) window {
-	q := evCol.Where(model.FieldCreatedAt, ">", minTimestamp).
-		OrderBy(model.FieldCreatedAt, firestore.Asc).
-		OrderBy(model.FieldClientSequenceNumber, firestore.Asc).
-		OrderBy(firestore.DocumentID, firestore.Asc).
-		Limit(s.opts.BatchSize + 1)
-	if !isZero(cur) {
-		q = q.StartAfter(cur.CreatedAt, cur.ClientSequenceNumber, cur.EventID)
-	}
-	it := tx.Documents(q)
+	it := tx.Documents(windowQuery(evCol, cur).Limit(s.opts.BatchSize + 1))
 	defer it.Stop()
 	var w window
 	read := int64(0)

@@ -24,6 +24,12 @@ type Counters struct {
 	// HeldRuns counts runs that left events younger than Options.Settle
 	// pending.
 	HeldRuns int64 `json:"heldRuns"`
+	// CarriedRuns counts committed runs that took the events their
+	// triggers carried for the window without reading them (one count
+	// aggregation instead), and CarriedMisses the counts that found other
+	// than as many events as carried, after which the run read the window.
+	CarriedRuns   int64 `json:"carriedRuns"`
+	CarriedMisses int64 `json:"carriedMisses"`
 	// LateEvents counts events decided behind the cursor, out of createdAt
 	// order: none in production; on the emulator, writes held up for longer
 	// than Options.Settle.

@@ -62,11 +62,11 @@ func (s *Sequencer) SweepPending(ctx context.Context, minAge time.Duration) (Swe
 	}
 	slice := s.fs.CollectionGroup(model.EventsCollection).
 		Where(model.FieldCreatedAt, ">", res.From).Where(model.FieldCreatedAt, "<=", res.Through)
-	total, err := s.count(ctx, slice)
+	total, err := s.count(ctx, slice, nil)
 	if err != nil {
 		return res, err
 	}
-	decided, err := s.count(ctx, slice.Where(model.FieldStatus, "in", []string{model.EventAccepted, model.EventRejected}))
+	decided, err := s.count(ctx, slice.Where(model.FieldStatus, "in", []string{model.EventAccepted, model.EventRejected}), nil)
 	if err != nil {
 		return res, err
 	}
@@ -85,8 +85,13 @@ func (s *Sequencer) SweepPending(ctx context.Context, minAge time.Duration) (Swe
 	return res, nil
 }
 
-func (s *Sequencer) count(ctx context.Context, q firestore.Query) (int64, error) {
-	r, err := q.NewAggregationQuery().WithCount("n").Get(ctx)
+// count counts what q matches, in tx when it is not nil.
+func (s *Sequencer) count(ctx context.Context, q firestore.Query, tx *firestore.Transaction) (int64, error) {
+	aq := q.NewAggregationQuery().WithCount("n")
+	if tx != nil {
+		aq = aq.Transaction(tx)
+	}
+	r, err := aq.Get(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("count events: %w", err)
 	}

@@ -1,0 +1,219 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"github.com/stretchr/testify/require"
+
+	. "github.com/pajama-app/sharedexperiences/shared/events"
+	"github.com/pajama-app/sharedexperiences/shared/experiences"
+	"github.com/pajama-app/sharedexperiences/shared/model"
+)
+
+// TestCarriedCopiesSkipTheWindowRead: triggers that carry their events
+// (as a Firestore CloudEvent does) let the instance that moved the cursor
+// last decide a burst with one count aggregation instead of reading every
+// event: two reads for the run, whatever the burst. The same burst through
+// Sequence reads each event. A count that finds an event no trigger
+// carried (its trigger lost or late) reads the window after all, in order,
+// and the next run reads the window until one shows nothing missing; a
+// carried event deleted before the commit, and a copy of an event decided
+// long ago, are answered from what is stored.
+func TestCarriedCopiesSkipTheWindowRead(t *testing.T) {
+	fs := newClient(t)
+	ctx := context.Background()
+	sessionID := newSession(t, fs, "u1")
+	seq := NewSequencer(fs, experiences.Default(), nil)
+	id := func(n int) string { return fmt.Sprintf("e%03d", n) }
+	written := 0
+	copyOf := func(n int) model.Event {
+		snap, err := eventsCol(fs, sessionID).Doc(id(n)).Get(ctx)
+		require.NoError(t, err)
+		return model.DecodeEvent(snap)
+	}
+	type result struct {
+		n   int
+		out Outcome
+		err error
+	}
+	// burst delivers the triggers of events ns while the lane is held, so
+	// that one run finds them all queued; carried: their triggers carry
+	// the events, else they go through Sequence.
+	burst := func(ns []int, carried bool, meanwhile func()) map[int]Outcome {
+		copies := map[int]model.Event{}
+		for _, n := range ns {
+			copies[n] = copyOf(n)
+		}
+		release := seq.HoldLane(sessionID)
+		results := make(chan result, len(ns))
+		for _, n := range ns {
+			go func() {
+				var out Outcome
+				var err error
+				if carried {
+					out, err = seq.SequenceCreated(ctx, sessionID, copies[n])
+				} else {
+					out, err = seq.Sequence(ctx, sessionID, id(n))
+				}
+				results <- result{n, out, err}
+			}()
+		}
+		if carried {
+			require.Eventually(t, func() bool { return seq.Carried(sessionID) == len(ns) }, 10*time.Second, time.Millisecond)
+		}
+		if meanwhile != nil {
+			meanwhile()
+		}
+		release()
+		outs := map[int]Outcome{}
+		for range ns {
+			r := <-results
+			require.NoError(t, r.err, "event %d", r.n)
+			outs[r.n] = r.out
+		}
+		return outs
+	}
+	write := func(k int) []int {
+		var ns []int
+		for range k {
+			written++
+			require.NoError(t, writeEvent(ctx, fs, sessionID, id(written), "u1", int64(written)))
+			ns = append(ns, written)
+		}
+		return ns
+	}
+	accepted := func(n int) Outcome { return Outcome{Status: model.EventAccepted, SequenceNumber: int64(n)} }
+	for _, st := range []struct {
+		name     string
+		events   int
+		trigger  []int // counted from the first event written in this step; nil: all
+		carried  bool
+		reads    int64
+		runs     int64
+		fromCopy int64
+		refuted  int64
+	}{
+		// No view yet: the event and the session, then the window.
+		{name: "first event", events: 1, carried: true, reads: 3, runs: 1},
+		{name: "burst of 5, carried", events: 5, carried: true, reads: 2, runs: 1, fromCopy: 1},
+		{name: "burst of 5, not carried", events: 5, carried: false, reads: 6, runs: 1},
+		// The window shows what was carried: the next run may count.
+		{name: "one, carried", events: 1, carried: true, reads: 2, runs: 1},
+		{name: "burst of 5, carried again", events: 5, carried: true, reads: 2, runs: 1, fromCopy: 1},
+		// The second event's trigger is lost: the count finds 3 for 2.
+		{name: "a trigger missing", events: 3, trigger: []int{0, 2}, carried: true, reads: 2 + 3, runs: 1, refuted: 1},
+		{name: "after a refuted count, the window", events: 1, carried: true, reads: 2, runs: 1},
+		{name: "and then the count", events: 2, carried: true, reads: 2, runs: 1, fromCopy: 1},
+	} {
+		ns := write(st.events)
+		trig := ns
+		if st.trigger != nil {
+			trig = nil
+			for _, i := range st.trigger {
+				trig = append(trig, ns[i])
+			}
+		}
+		before := seq.Stats.Snapshot()
+		outs := burst(trig, st.carried, nil)
+		after := seq.Stats.Snapshot()
+		require.Equal(t, st.runs, after.Transactions-before.Transactions, "%s: runs", st.name)
+		require.Equal(t, st.reads, after.Reads-before.Reads, "%s: reads", st.name)
+		require.Equal(t, st.fromCopy, after.CarriedRuns-before.CarriedRuns, "%s: runs from copies", st.name)
+		require.Equal(t, st.refuted, after.CarriedMisses-before.CarriedMisses, "%s: counts refuted", st.name)
+		for _, n := range trig {
+			require.Equal(t, accepted(n), outs[n], "%s: event %d", st.name, n)
+		}
+	}
+	// Two carried events, the first deleted before the run, and between
+	// them one whose trigger has not come: the count finds as many events
+	// as were carried, but not the same ones. The commit fails on the
+	// deleted event, and the run is made again on what is stored.
+	ns := write(3)
+	a, b, c := ns[0], ns[1], ns[2]
+	copies := map[int]model.Event{a: copyOf(a), c: copyOf(c)}
+	_, err := eventsCol(fs, sessionID).Doc(id(a)).Delete(ctx)
+	require.NoError(t, err)
+	before := seq.Stats.Snapshot()
+	release := seq.HoldLane(sessionID)
+	results := make(chan result, 2)
+	for _, n := range []int{a, c} {
+		go func() {
+			out, err := seq.SequenceCreated(ctx, sessionID, copies[n])
+			results <- result{n, out, err}
+		}()
+	}
+	require.Eventually(t, func() bool { return seq.Carried(sessionID) == 2 }, 10*time.Second, time.Millisecond)
+	release()
+	outs := map[int]Outcome{}
+	for range 2 {
+		r := <-results
+		require.NoError(t, r.err, "event %d", r.n)
+		outs[r.n] = r.out
+	}
+	require.Equal(t, Outcome{Status: model.EventRejected, Reason: ReasonMalformed}, outs[a], "the deleted event")
+	require.Equal(t, before.CarriedRuns, seq.Stats.Snapshot().CarriedRuns, "the failed run from copies is not counted")
+	// The deleted event took no number: b and c follow the last one.
+	require.Equal(t, accepted(c-1), outs[c])
+	require.EqualValues(t, c-2, decisionOf(t, ctx, fs, sessionID, id(b))["sequenceNumber"], "the event whose trigger had not come")
+
+	// An event decided on its own since its trigger's copy was taken
+	// (as an admin's could be), carried with one after it: the count
+	// finds both, but the decision's update-time precondition fails, and
+	// the run is made again on what is stored, which leaves it alone.
+	// First a run from copies again, so that the next one counts.
+	for tries := 0; ; tries++ {
+		require.Less(t, tries, 3, "no run from copies after the deletion")
+		before = seq.Stats.Snapshot()
+		n := write(1)[0]
+		out, err := seq.SequenceCreated(ctx, sessionID, copyOf(n))
+		require.NoError(t, err)
+		require.Equal(t, accepted(n-1), out)
+		if seq.Stats.Snapshot().CarriedRuns > before.CarriedRuns {
+			break
+		}
+	}
+	ns = write(2)
+	d, e := ns[0], ns[1]
+	copies = map[int]model.Event{d: copyOf(d), e: copyOf(e)}
+	_, err = eventsCol(fs, sessionID).Doc(id(d)).Update(ctx, []firestore.Update{
+		{Path: model.FieldStatus, Value: model.EventRejected}, {Path: model.FieldRejectReason, Value: string(ReasonUnknownSession)}})
+	require.NoError(t, err)
+	before = seq.Stats.Snapshot()
+	release = seq.HoldLane(sessionID)
+	for _, n := range []int{d, e} {
+		go func() {
+			out, err := seq.SequenceCreated(ctx, sessionID, copies[n])
+			results <- result{n, out, err}
+		}()
+	}
+	require.Eventually(t, func() bool { return seq.Carried(sessionID) == 2 }, 10*time.Second, time.Millisecond)
+	release()
+	outs = map[int]Outcome{}
+	for range 2 {
+		r := <-results
+		require.NoError(t, r.err, "event %d", r.n)
+		outs[r.n] = r.out
+	}
+	require.Equal(t, Outcome{Status: model.EventRejected, Reason: ReasonUnknownSession}, outs[d], "decided on its own: left alone")
+	require.Equal(t, accepted(e-2), outs[e], "numbered after the deleted and the rejected event")
+	require.Equal(t, before.CarriedRuns, seq.Stats.Snapshot().CarriedRuns)
+
+	// A redelivery of an event decided long ago, carrying the document as
+	// created: its copy sorts before the cursor, so the event is read, and
+	// answered as decided.
+	old := copyOf(2)
+	old.Status, old.SequenceNumber = "", 0
+	out, err := seq.SequenceCreated(ctx, sessionID, old)
+	require.NoError(t, err)
+	require.Equal(t, accepted(2), out)
+
+	for n := 1; n < a; n++ {
+		d := decisionOf(t, ctx, fs, sessionID, id(n))
+		require.Equal(t, model.EventAccepted, d["status"], "event %d", n)
+		require.EqualValues(t, n, d["sequenceNumber"], "event %d", n)
+	}
+}

@@ -139,10 +139,15 @@ func runInstances(ctx context.Context, k, writers, n int, dup float64, maxWrite 
 	deliver := func(inst int, id string) {
 		triggers.Add(1)
 		wg.Go(func() {
+			created, err := triggerCopy(ctx, writer, sid, id)
+			if err != nil {
+				fail(err)
+				return
+			}
 			firstCall := true
-			err := retry(ctx, 5, &seqErrs, func() error {
+			err = retry(ctx, 5, &seqErrs, func() error {
 				t0 := time.Now()
-				_, err := seqs[inst].Sequence(ctx, sid, id)
+				_, err := seqs[inst].SequenceCreated(ctx, sid, created)
 				if firstCall {
 					record(&seqLat, time.Since(t0))
 					firstCall = false

@@ -14,10 +14,12 @@
 //     path, so the ratio isolates the pipeline) and a rules-checked client
 //     write with no trigger (the client-write floor).
 //   - Scenarios 2 and 3: one session with 1, 5, 20 and 50 concurrent
-//     writers, each write followed by a concurrent Sequence call in this
-//     process (as Eventarc delivers triggers concurrently): events/s,
-//     session-document writes per event, transaction retries, rejected and
-//     lost events (counted on the documents), and Firestore reads and
+//     writers, each write followed by a concurrent SequenceCreated call in
+//     this process with the stored document (as Eventarc delivers triggers
+//     concurrently, carrying the created document): events/s,
+//     session-document writes per event, transaction retries, rejected,
+//     lost and out-of-order events (counted on the documents), runs decided
+//     from the triggers' copies, and Firestore reads and
 //     writes per 1,000 events from the sequencer's own counters. The
 //     ceiling is a bare loop of uncontended transactions each writing a
 //     batch of documents and a counter. The same load through the Firestore

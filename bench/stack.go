@@ -248,6 +248,20 @@ func eventsOf(fs *firestore.Client, sessionID string) *firestore.CollectionRef {
 	return fs.Collection(model.SessionsCollection).Doc(sessionID).Collection(model.EventsCollection)
 }
 
+// triggerCopy is the event as its trigger's CloudEvent carries it, for
+// SequenceCreated: the document as stored, read back by the delivering
+// goroutine and not counted (Eventarc brings it). The emulator stamps a
+// server timestamp when the request arrives, not at its commit, and no
+// write returns it, so the copy cannot be made from the write alone. The
+// read stands for the trigger's own lag behind the commit.
+func triggerCopy(ctx context.Context, fs *firestore.Client, sessionID, id string) (model.Event, error) {
+	snap, err := eventsOf(fs, sessionID).Doc(id).Get(ctx)
+	if err != nil {
+		return model.Event{}, fmt.Errorf("read the trigger's copy of %s: %w", id, err)
+	}
+	return model.DecodeEvent(snap), nil
+}
+
 // clientEvent is a valid page_changed StateSyncEvent with exactly the
 // fields the rules allow; createdAt is added by the writer.
 func clientEvent(id, sender string, clientSeq int64) map[string]any {

@@ -51,7 +51,19 @@ type SequencingRow struct {
 	// instance did not move the cursor last after all.
 	ReadRoundTripsPerTx float64 `json:"readRoundTripsPerTransaction"`
 	StaleViews          int64   `json:"staleViews"`
-	RatioToCeiling      float64 `json:"ratioToCeiling,omitempty"`
+	// CarriedRuns decided the triggers' copies of their events without
+	// reading them; CarriedMisses are counts that found more pending than
+	// carried, so the run read the window after all (events.Counters).
+	CarriedRuns   int64 `json:"carriedRuns"`
+	CarriedMisses int64 `json:"carriedMisses"`
+	// OutOfOrder counts accepted events, read back afterwards, that sort
+	// (createdAt, clientSequenceNumber, id) before the event numbered just
+	// before them, or whose numbers are not exactly 1..accepted;
+	// LateEvents is the sequencer's own count of events decided behind
+	// its cursor.
+	OutOfOrder     int64   `json:"outOfOrder"`
+	LateEvents     int64   `json:"lateEvents"`
+	RatioToCeiling float64 `json:"ratioToCeiling,omitempty"`
 	// WritesAlonePerSecond is the rate the same writers create the same
 	// events with nothing sequencing them, in the same run: the writers'
 	// own ceiling.
@@ -189,10 +201,13 @@ func runSequencing(ctx context.Context, st *stack, spec seqSpec, prog *progress)
 						return
 					}
 					wg.Go(func() {
-						err := retry(ctx, 5, &triggerRetries, func() error {
-							_, err := t.seq.Sequence(ctx, t.id, id)
-							return err
-						})
+						created, err := triggerCopy(ctx, t.fs, t.id, id)
+						if err == nil {
+							err = retry(ctx, 5, &triggerRetries, func() error {
+								_, err := t.seq.SequenceCreated(ctx, t.id, created)
+								return err
+							})
+						}
 						if err != nil {
 							fail(fmt.Errorf("session %d, sequence %s: %w", s, id, err))
 						}
@@ -229,6 +244,9 @@ func runSequencing(ctx context.Context, st *stack, spec seqSpec, prog *progress)
 		c.CachedTriggers += x.CachedTriggers
 		c.ReadRoundTrips += x.ReadRoundTrips
 		c.StaleViews += x.StaleViews
+		c.CarriedRuns += x.CarriedRuns
+		c.CarriedMisses += x.CarriedMisses
+		c.LateEvents += x.LateEvents
 	}
 	row.Seconds = elapsed.Seconds()
 	row.EventsPerSecond = float64(row.Events) / elapsed.Seconds()
@@ -239,6 +257,7 @@ func runSequencing(ctx context.Context, st *stack, spec seqSpec, prog *progress)
 	row.Published, row.CachedTriggers = c.Published, c.CachedTriggers
 	row.ReadRoundTripsPerTx = float64(c.ReadRoundTrips) / float64(max(c.Transactions, 1))
 	row.StaleViews = c.StaleViews
+	row.CarriedRuns, row.CarriedMisses, row.LateEvents = c.CarriedRuns, c.CarriedMisses, c.LateEvents
 	row.WriteRetries, row.TriggerRetries = writeRetries.Load(), triggerRetries.Load()
 
 	for _, t := range targets {
@@ -248,6 +267,11 @@ func runSequencing(ctx context.Context, st *stack, spec seqSpec, prog *progress)
 		}
 		row.Accepted += acc
 		row.Rejected += rej
+		bad, err := outOfOrder(ctx, t.fs, t.id)
+		if err != nil {
+			return row, err
+		}
+		row.OutOfOrder += bad
 	}
 	// Every write succeeded (or the run failed above): whatever has no
 	// status now that every Sequence call returned is lost.
@@ -352,6 +376,41 @@ func countOutcomes(ctx context.Context, fs *firestore.Client, sessionID string) 
 		}
 	}
 	return accepted, rejected, pending, nil
+}
+
+// outOfOrder reads a session's accepted events back and counts those that
+// break the order: numbered other than 1..n, or sorting before the event
+// numbered just before them.
+func outOfOrder(ctx context.Context, fs *firestore.Client, sessionID string) (int64, error) {
+	docs, err := eventsOf(fs, sessionID).Where(model.FieldStatus, "==", model.EventAccepted).
+		OrderBy(model.FieldSequenceNumber, firestore.Asc).Documents(ctx).GetAll()
+	if err != nil {
+		return 0, fmt.Errorf("read accepted events of %s: %w", sessionID, err)
+	}
+	var bad int64
+	var prev model.Event
+	for i, d := range docs {
+		e := model.DecodeEvent(d)
+		if e.SequenceNumber != int64(i+1) {
+			bad++
+		} else if i > 0 && orderedBefore(e, prev) {
+			bad++
+		}
+		prev = e
+	}
+	return bad, nil
+}
+
+// orderedBefore reports whether a sorts before b in the order events are
+// numbered in, for the integer clientSequenceNumbers the bench writes.
+func orderedBefore(a, b model.Event) bool {
+	if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		return c < 0
+	}
+	if a.ClientSequenceNumber != b.ClientSequenceNumber {
+		return a.ClientSequenceNumber < b.ClientSequenceNumber
+	}
+	return a.DocID < b.DocID
 }
 
 // CeilingResult is the bare batched transaction loop: what the emulator

@@ -132,8 +132,9 @@ func goals(r *Results) []Goal {
 			"(%.1fx the floor: the REST API and the rules, with a get() of the session). The same event written the floor's way "+
 			"(admin) is seen accepted after %.1f ms (%.1fx): the %.1f ms over the floor are the pipeline, that is the trigger's trip "+
 			"from the Firestore emulator through the runner to the functions host, then the sequencing transaction (begin, read the "+
-			"session, with the event unless this instance moved the cursor last, in one batch get, query the pending events, "+
-			"commit the decisions and the session: four round trips to the emulator, each about a floor's worth here) before the "+
+			"session, with the event unless this instance moved the cursor last, in one batch get, query the pending events "+
+			"(or, when the trigger's copy of the event stands for them, count them), commit the decisions and the session: four "+
+			"round trips to the emulator either way, each about a floor's worth here) before the "+
 			"listener hears of the change, where the floor has one write. "+
 			"(onEventCreated's whole run is %.0f ms at p50 in the runner's log, longer than the path because it ends with the Pub/Sub "+
 			"publish, after the commit.) Our own code's CPU per event is tens of microseconds at most (validation and the CloudEvent "+

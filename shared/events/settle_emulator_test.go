@@ -23,8 +23,19 @@ import (
 // acknowledged. With Options.Settle a run leaves the events younger than
 // Settle pending, and the trigger of a held event waits for them to settle.
 // The write stamped early and committed late is an admin write with
-// createdAt set in the past, so the test needs no race to show it.
+// createdAt set in the past, so the test needs no race to show it. The
+// same holds when the triggers carry their events (SequenceCreated) and
+// the instance moved the cursor last, so that a count may stand for the
+// window: the count passes the late write by exactly as the query would.
 func TestSettleWaitsForEarlierStamps(t *testing.T) {
+	for _, carried := range []bool{false, true} {
+		t.Run(fmt.Sprintf("carried=%v", carried), func(t *testing.T) {
+			testSettleWaitsForEarlierStamps(t, carried)
+		})
+	}
+}
+
+func testSettleWaitsForEarlierStamps(t *testing.T, carried bool) {
 	fs := newClient(t)
 	ctx := context.Background()
 	sessionID := newSession(t, fs, "u1", "u2")
@@ -32,10 +43,30 @@ func TestSettleWaitsForEarlierStamps(t *testing.T) {
 	seq := NewSequencer(fs, experiences.Default(), &Options{Settle: 3 * time.Second, SenderLimit: unlimited, SessionLimit: unlimited})
 
 	events := fs.Collection(model.SessionsCollection).Doc(sessionID).Collection(model.EventsCollection)
-	require.NoError(t, writeEvent(ctx, fs, sessionID, "second", "u2", 1))
-	snap, err := events.Doc("second").Get(ctx)
+	copyOf := func(id string) model.Event {
+		snap, err := events.Doc(id).Get(ctx)
+		require.NoError(t, err)
+		return model.DecodeEvent(snap)
+	}
+	trigger := func(id string) (Outcome, error) {
+		if carried {
+			return seq.SequenceCreated(ctx, sessionID, copyOf(id))
+		}
+		return seq.Sequence(ctx, sessionID, id)
+	}
+	// An event long settled, decided by this instance: its cursor is the
+	// last, so the carried triggers below may be decided from their copies.
+	_, err := events.Doc("zero").Create(ctx, map[string]any{
+		"id": "zero", "type": "page_changed", "senderId": "u1", "data": map[string]any{"pageIndex": "0"},
+		"clientSequenceNumber": int64(0), "createdAt": time.Now().Add(-time.Minute),
+	})
 	require.NoError(t, err)
-	stamped := model.DecodeEvent(snap).CreatedAt
+	zero, err := trigger("zero")
+	require.NoError(t, err)
+	require.Equal(t, Outcome{Status: model.EventAccepted, SequenceNumber: 1}, zero)
+
+	require.NoError(t, writeEvent(ctx, fs, sessionID, "second", "u2", 1))
+	stamped := copyOf("second").CreatedAt
 
 	type result struct {
 		out Outcome
@@ -43,7 +74,7 @@ func TestSettleWaitsForEarlierStamps(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		out, err := seq.Sequence(ctx, sessionID, "second")
+		out, err := trigger("second")
 		done <- result{out, err}
 	}()
 	// Until the run has held "second" (or, without Settle, decided it).
@@ -62,15 +93,20 @@ func TestSettleWaitsForEarlierStamps(t *testing.T) {
 		"clientSequenceNumber": int64(1), "createdAt": stamped.Add(-time.Millisecond),
 	})
 	require.NoError(t, err)
-	first, err := seq.Sequence(ctx, sessionID, "first")
+	first, err := trigger("first")
 	require.NoError(t, err)
 	if second == nil {
 		r := <-done
 		second = &r
 	}
 	require.NoError(t, second.err)
-	require.Equal(t, Outcome{Status: model.EventAccepted, SequenceNumber: 1}, first, "the earlier stamp is numbered first")
-	require.Equal(t, Outcome{Status: model.EventAccepted, SequenceNumber: 2}, second.out)
+	require.Equal(t, Outcome{Status: model.EventAccepted, SequenceNumber: 2}, first, "the earlier stamp is numbered first")
+	require.Equal(t, Outcome{Status: model.EventAccepted, SequenceNumber: 3}, second.out)
+	if st := seq.Stats.Snapshot(); carried {
+		require.Positive(t, st.CarriedRuns+st.CarriedMisses, "a count stood for the window at least once: %+v", st)
+	} else {
+		require.Zero(t, st.CarriedRuns+st.CarriedMisses)
+	}
 }
 
 // TestSettleBurstWaitsOnce: the triggers of a burst whose events a run

@@ -217,3 +217,57 @@ func TestCarriedCopiesSkipTheWindowRead(t *testing.T) {
 		require.EqualValues(t, n, d["sequenceNumber"], "event %d", n)
 	}
 }
+
+// TestUnqueriedCopiesAreNotCarried (review finding): a copy the window
+// query cannot match, such as an admin write with no clientSequenceNumber
+// (the query orders by it, so leaves it out), must not be carried: the
+// count would not see it, and would count in its place a pending event
+// whose trigger has not come, which the cursor would then pass by. Here
+// u is pending and its trigger late, c and m are carried; u was written
+// first and must be numbered first.
+func TestUnqueriedCopiesAreNotCarried(t *testing.T) {
+	fs := newClient(t)
+	ctx := context.Background()
+	sessionID := newSession(t, fs, "u1")
+	seq := NewSequencer(fs, experiences.Default(), nil)
+	copyOf := func(id string) model.Event {
+		snap, err := eventsCol(fs, sessionID).Doc(id).Get(ctx)
+		require.NoError(t, err)
+		return model.DecodeEvent(snap)
+	}
+	// A view this instance trusts, whose last window held only copies.
+	for i, id := range []string{"a1", "a2", "a3"} {
+		require.NoError(t, writeEvent(ctx, fs, sessionID, id, "u1", int64(i+1)))
+		out, err := seq.SequenceCreated(ctx, sessionID, copyOf(id))
+		require.NoError(t, err)
+		require.EqualValues(t, i+1, out.SequenceNumber)
+	}
+	require.NoError(t, writeEvent(ctx, fs, sessionID, "u", "u1", 10))
+	require.NoError(t, writeEvent(ctx, fs, sessionID, "c", "u1", 11))
+	_, err := eventsCol(fs, sessionID).Doc("m").Create(ctx, map[string]any{
+		"id": "m", "type": "page_changed", "senderId": "u1", "data": map[string]any{"pageIndex": "1"},
+		"createdAt": firestore.ServerTimestamp,
+	})
+	require.NoError(t, err)
+
+	copies := []model.Event{copyOf("c"), copyOf("m")}
+	release := seq.HoldLane(sessionID)
+	errs := make(chan error, len(copies))
+	for _, c := range copies {
+		go func() {
+			_, err := seq.SequenceCreated(ctx, sessionID, c)
+			errs <- err
+		}()
+	}
+	require.Eventually(t, func() bool { return seq.Waiting(sessionID) == len(copies) }, 10*time.Second, time.Millisecond)
+	release()
+	for range copies {
+		require.NoError(t, <-errs)
+	}
+	out, err := seq.Sequence(ctx, sessionID, "u")
+	require.NoError(t, err)
+	require.Equal(t, Outcome{Status: model.EventAccepted, SequenceNumber: 4}, out, "u, written before c")
+	require.EqualValues(t, 5, decisionOf(t, ctx, fs, sessionID, "c")["sequenceNumber"])
+	require.Equal(t, model.EventRejected, decisionOf(t, ctx, fs, sessionID, "m")["status"])
+	require.Zero(t, seq.Stats.Snapshot().LateEvents)
+}

@@ -21,3 +21,14 @@ func (s *Sequencer) Carried(sessionID string) int {
 	}
 	return 0
 }
+
+// Waiting is how many triggers wait on sessionID's lane, beside a
+// HoldLane holder.
+func (s *Sequencer) Waiting(sessionID string) int {
+	s.lanes.mu.Lock()
+	defer s.lanes.mu.Unlock()
+	if ln, ok := s.lanes.m[sessionID]; ok {
+		return ln.refs - 1
+	}
+	return 0
+}

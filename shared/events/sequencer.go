@@ -151,10 +151,15 @@ func (s *Sequencer) Sequence(ctx context.Context, sessionID, eventID string) (Ou
 // the last of them (see carriedWindow). A malformed copy is carried too,
 // to be rejected like the same document read. A copy with no order, no
 // update time, or created with a status is not carried: its event is read,
-// as Sequence reads it.
+// as Sequence reads it. Nor is one whose clientSequenceNumber is not an
+// integer (as the rules require of clients; an admin write may differ):
+// the window query orders by that field, so may leave such a document out
+// or place it otherwise than compareEvents does, and the count would then
+// stand for a pending event no trigger carried.
 func (s *Sequencer) SequenceCreated(ctx context.Context, sessionID string, created model.Event) (Outcome, error) {
 	var c *model.Event
-	if created.Status == "" && created.DocID != "" && created.Ordered() && !created.UpdateTime.IsZero() {
+	_, intSeq := created.RawClientSequenceNumber.(int64)
+	if created.Status == "" && created.DocID != "" && created.Ordered() && intSeq && !created.UpdateTime.IsZero() {
 		ev := s.compact(created)
 		c = &ev
 	}

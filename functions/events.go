@@ -41,7 +41,7 @@ func (a *App) onEventCreated(ctx context.Context, e event.Event) error {
 	// session's lane, it spares the sequencer reading it (see
 	// events.Sequencer.SequenceCreated).
 	doc := data.GetValue()
-	created := model.DecodeEventData(eventID, firestoreevent.Values(doc.GetFields()), doc.GetUpdateTime().AsTime())
+	created := model.DecodeEventData(eventID, firestoreevent.Values(doc.GetFields()), firestoreevent.UpdateTime(doc))
 	if _, err := a.seq.SequenceCreated(ctx, sessionID, created); err != nil {
 		log.ErrorContext(ctx, "sequencing failed; will be retried", "error", err.Error())
 		return err

@@ -1,6 +1,10 @@
 package firestoreevent
 
-import "github.com/googleapis/google-cloudevents-go/cloud/firestoredata"
+import (
+	"time"
+
+	"github.com/googleapis/google-cloudevents-go/cloud/firestoredata"
+)
 
 // Unsupported stands, in Values, for a value of a type the backend never
 // interprets (a reference, a geo point): present, but of no use.
@@ -49,4 +53,13 @@ func value(v *firestoredata.Value) any {
 		return out
 	}
 	return Unsupported{}
+}
+
+// UpdateTime is doc's update time, or the zero time when the payload has
+// none (protobuf's AsTime would give the Unix epoch instead).
+func UpdateTime(doc *firestoredata.Document) time.Time {
+	if ut := doc.GetUpdateTime(); ut != nil {
+		return ut.AsTime()
+	}
+	return time.Time{}
 }

@@ -93,3 +93,24 @@ func TestValuesAsTheClientReads(t *testing.T) {
 		"r": Unsupported{}, "none": Unsupported{},
 	}, Values(fields))
 }
+
+// TestUpdateTime: a document with no update time has the zero time, which
+// the sequencer takes as "do not trust this copy"; protobuf's AsTime on a
+// nil timestamp gives 1970 instead, a precondition that always fails.
+func TestUpdateTime(t *testing.T) {
+	ts := time.Date(2026, 12, 4, 21, 0, 0, 1000, time.UTC)
+	for _, tc := range []struct {
+		name string
+		doc  *firestoredata.Document
+		want time.Time
+	}{
+		{"set", &firestoredata.Document{UpdateTime: timestamppb.New(ts)}, ts},
+		{"absent", &firestoredata.Document{}, time.Time{}},
+		{"no document", nil, time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.True(t, tc.want.Equal(UpdateTime(tc.doc)), "got %v", UpdateTime(tc.doc))
+			require.Equal(t, tc.want.IsZero(), UpdateTime(tc.doc).IsZero())
+		})
+	}
+}

@@ -77,3 +77,30 @@ func TestCarryStateBacksOff(t *testing.T) {
 	c = c.next(false, false, true)
 	require.True(t, c.counts())
 }
+
+// TestLaneKeepsTheNewestCopy (review finding): two triggers of one id
+// carry different versions when a document was deleted and created again;
+// a late redelivery of the old one must not replace the newer copy, whose
+// decision's precondition can hold, and the copy stays while any of its
+// triggers waits.
+func TestLaneKeepsTheNewestCopy(t *testing.T) {
+	l := newLanes()
+	older := ev("a", "u1", 1)
+	older.UpdateTime = older.CreatedAt
+	newer := older
+	newer.UpdateTime = older.UpdateTime.Add(time.Second)
+	copyOn := func(ln *lane) model.Event {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return ln.carried["a"].ev
+	}
+	ln := l.acquire("s", &newer)
+	require.Same(t, ln, l.acquire("s", &older))
+	require.Equal(t, newer.UpdateTime, copyOn(ln).UpdateTime, "the redelivered older version does not replace it")
+	l.release("s", ln, &newer)
+	require.Equal(t, newer.UpdateTime, copyOn(ln).UpdateTime, "kept while a trigger of the id waits")
+	l.release("s", ln, &older)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	require.Empty(t, l.m, "the lane goes with its last trigger")
+}

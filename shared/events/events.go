@@ -43,7 +43,11 @@
 // the copy (its update time). Otherwise (a count that finds more, copies that lag their
 // writes, another instance moving the cursor) the run reads the window as
 // Sequence does. So a lone writer's event costs about its decision's write
-// and a share of the run's, not also a read.
+// and a share of the run's, not also a read. A copy is trusted as the
+// document created: its content is judged and published unread, and the
+// update-time precondition is no secret (for a client's event it is its
+// createdAt), so only Eventarc may invoke the trigger (the deploy grants
+// the trigger's service account alone).
 //
 // # Settle
 //

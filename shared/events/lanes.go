@@ -54,7 +54,12 @@ func (l *lanes) acquire(sessionID string, created *model.Event) *lane {
 	ln.refs++
 	if created != nil {
 		c := ln.carried[created.DocID]
-		c.ev = *created
+		// Two versions of one id (a document deleted and created again):
+		// the newer may still be what is stored; a decision from the older
+		// would only fail its precondition, and every run meanwhile with it.
+		if c.triggers == 0 || created.UpdateTime.After(c.ev.UpdateTime) {
+			c.ev = *created
+		}
 		c.triggers++
 		ln.carried[created.DocID] = c
 	}

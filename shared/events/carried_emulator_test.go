@@ -30,11 +30,7 @@ func TestCarriedCopiesSkipTheWindowRead(t *testing.T) {
 	seq := NewSequencer(fs, experiences.Default(), nil)
 	id := func(n int) string { return fmt.Sprintf("e%03d", n) }
 	written := 0
-	copyOf := func(n int) model.Event {
-		snap, err := eventsCol(fs, sessionID).Doc(id(n)).Get(ctx)
-		require.NoError(t, err)
-		return model.DecodeEvent(snap)
-	}
+	copyOf := func(n int) model.Event { return storedCopy(t, ctx, fs, sessionID, id(n)) }
 	type result struct {
 		n   int
 		out Outcome
@@ -230,11 +226,7 @@ func TestUnqueriedCopiesAreNotCarried(t *testing.T) {
 	ctx := context.Background()
 	sessionID := newSession(t, fs, "u1")
 	seq := NewSequencer(fs, experiences.Default(), nil)
-	copyOf := func(id string) model.Event {
-		snap, err := eventsCol(fs, sessionID).Doc(id).Get(ctx)
-		require.NoError(t, err)
-		return model.DecodeEvent(snap)
-	}
+	copyOf := func(id string) model.Event { return storedCopy(t, ctx, fs, sessionID, id) }
 	// A view this instance trusts, whose last window held only copies.
 	for i, id := range []string{"a1", "a2", "a3"} {
 		require.NoError(t, writeEvent(ctx, fs, sessionID, id, "u1", int64(i+1)))

@@ -33,6 +33,15 @@ func writeJunk(ctx context.Context, fs *firestore.Client, sessionID, id, sender 
 	return err
 }
 
+// storedCopy is event id as stored, as its trigger's CloudEvent would
+// carry it (emulator TestTriggerCarriesTheStoredEvent shows they match).
+func storedCopy(t *testing.T, ctx context.Context, fs *firestore.Client, sessionID, id string) model.Event {
+	t.Helper()
+	snap, err := eventsCol(fs, sessionID).Doc(id).Get(ctx)
+	require.NoError(t, err)
+	return model.DecodeEvent(snap)
+}
+
 func decisionOf(t *testing.T, ctx context.Context, fs *firestore.Client, sessionID, id string) map[string]any {
 	t.Helper()
 	snap, err := eventsCol(fs, sessionID).Doc(id).Get(ctx)

@@ -43,11 +43,7 @@ func testSettleWaitsForEarlierStamps(t *testing.T, carried bool) {
 	seq := NewSequencer(fs, experiences.Default(), &Options{Settle: 3 * time.Second, SenderLimit: unlimited, SessionLimit: unlimited})
 
 	events := fs.Collection(model.SessionsCollection).Doc(sessionID).Collection(model.EventsCollection)
-	copyOf := func(id string) model.Event {
-		snap, err := events.Doc(id).Get(ctx)
-		require.NoError(t, err)
-		return model.DecodeEvent(snap)
-	}
+	copyOf := func(id string) model.Event { return storedCopy(t, ctx, fs, sessionID, id) }
 	trigger := func(id string) (Outcome, error) {
 		if carried {
 			return seq.SequenceCreated(ctx, sessionID, copyOf(id))

@@ -64,8 +64,11 @@ func FuzzDecode(f *testing.F) {
 			require.ErrorIs(t, err, ErrMalformed)
 			return
 		}
-		// Whatever decodes can be asked for its document's path.
+		// Whatever decodes can be asked for its document's path, and read
+		// as the sequencer reads a trigger's copy.
 		_, _ = DocumentPath(data.GetValue().GetName())
+		_ = Values(data.GetValue().GetFields())
+		_ = UpdateTime(data.GetValue())
 	})
 }
 

@@ -23,12 +23,12 @@ type sessionCache struct {
 // run reads it in the window instead of on its own first. A view is never
 // taken for the stored cursor; a stale one costs a read of the event when
 // the window does not hold it.
-// carry says whether the next trusted run counts instead of reading the
-// window (see carryState).
 type cursorView struct {
 	cursor  model.Cursor
 	trusted bool
-	carry   carryState
+	// carry says whether the next trusted run counts instead of reading
+	// the window.
+	carry carryState
 }
 
 // carryState decides when a run counts the carried events instead of

@@ -17,10 +17,10 @@
 // Triggers arrive at least once, late, out of order and concurrently. Every
 // decision is taken in a transaction that reads the event, or the cursor
 // its copy sorts after (see Copies): an event that already has a status
-// was decided before and is left alone. Order comes from the events' createdAt (the commit time, which the
-// rules force to request.time), then clientSequenceNumber, then id, never
-// from arrival; rate limits are computed on createdAt too, so a redelivery
-// can never change an outcome.
+// was decided before and is left alone. Order comes from the events'
+// createdAt (the commit time, which the rules force to request.time), then
+// clientSequenceNumber, then id, never from arrival; rate limits are
+// computed on createdAt too, so a redelivery can never change an outcome.
 //
 // The pending query runs inside the read-write transaction on purpose. On
 // the emulator a client's createdAt (request.time) is stamped before its
@@ -40,9 +40,9 @@
 // order, and the cursor passes all they decide), and one count aggregation
 // over the events from the cursor to the last copy says nothing else is
 // pending there; each decision is written only if its document is still
-// the copy (its update time). Otherwise (a count that finds more, copies that lag their
-// writes, another instance moving the cursor) the run reads the window as
-// Sequence does. So a lone writer's event costs about its decision's write
+// the copy (its update time). Otherwise (a count that finds more, copies
+// that lag their writes, another instance moving the cursor) the run reads
+// the window as Sequence does. So a lone writer's event costs about its decision's write
 // and a share of the run's, not also a read. A copy is trusted as the
 // document created: its content is judged and published unread, and the
 // update-time precondition is no secret (for a client's event it is its

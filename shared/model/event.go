@@ -65,9 +65,7 @@ func (e Event) Ordered() bool { return !e.CreatedAt.IsZero() }
 // DecodeEvent reads an event document. A malformed one is still returned,
 // with its reason, so it can be rejected.
 func DecodeEvent(doc *firestore.DocumentSnapshot) Event {
-	e := decodeEvent(doc.Ref.ID, doc.Data())
-	e.UpdateTime = doc.UpdateTime
-	return e
+	return DecodeEventData(doc.Ref.ID, doc.Data(), doc.UpdateTime)
 }
 
 // DecodeEventData reads an event from its fields as the Go client returns

@@ -1,8 +1,11 @@
 package events_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,7 +30,10 @@ func TestCarriedCopiesSkipTheWindowRead(t *testing.T) {
 	fs := newClient(t)
 	ctx := context.Background()
 	sessionID := newSession(t, fs, "u1")
-	seq := NewSequencer(fs, experiences.Default(), nil)
+	// Each decision's log line says whether it was decided from the
+	// trigger's copy: how production, and the soak, see that path taken.
+	var logs bytes.Buffer
+	seq := NewSequencer(fs, experiences.Default(), &Options{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	id := func(n int) string { return fmt.Sprintf("e%03d", n) }
 	written := 0
 	copyOf := func(n int) model.Event { return storedCopy(t, ctx, fs, sessionID, id(n)) }
@@ -116,8 +122,16 @@ func TestCarriedCopiesSkipTheWindowRead(t *testing.T) {
 			}
 		}
 		before := seq.Stats.Snapshot()
+		logs.Reset()
 		outs := burst(trig, st.carried, nil)
 		after := seq.Stats.Snapshot()
+		lines := strings.Count(logs.String(), `"msg":"event decided"`)
+		require.EqualValues(t, after.Decided-before.Decided, lines, "%s: decisions logged", st.name)
+		wantCopies := 0
+		if st.fromCopy > 0 {
+			wantCopies = lines
+		}
+		require.Equal(t, wantCopies, strings.Count(logs.String(), `"fromCopy":true`), "%s: logged as decided from copies", st.name)
 		require.Equal(t, st.runs, after.Transactions-before.Transactions, "%s: runs", st.name)
 		require.Equal(t, st.reads, after.Reads-before.Reads, "%s: reads", st.name)
 		require.Equal(t, st.fromCopy, after.CarriedRuns-before.CarriedRuns, "%s: runs from copies", st.name)

@@ -498,7 +498,7 @@ func (s *Sequencer) run(ctx context.Context, sessionID, eventID string, carried 
 			st.Accepted += int64(len(res.accepted))
 		}
 	})
-	s.logDecisions(ctx, sessionID, res.decisions)
+	s.logDecisions(ctx, sessionID, res.decisions, res.carried)
 	if res.late > 0 && s.log != nil {
 		// Production's queries see every commit before a run; on the
 		// emulator, a write held up longer than Settle (see Settle).
@@ -773,7 +773,8 @@ func (o Outcome) decision(ev model.Event) model.Decision {
 
 // logDecisions logs what a committed run decided: after the commit, so an
 // aborted attempt never logs a number its retry gave to another event.
-func (s *Sequencer) logDecisions(ctx context.Context, sessionID string, ds []decision) {
+// fromCopy says the run decided the triggers' copies (see carriedWindow).
+func (s *Sequencer) logDecisions(ctx context.Context, sessionID string, ds []decision, fromCopy bool) {
 	if s.log == nil {
 		return
 	}
@@ -781,7 +782,7 @@ func (s *Sequencer) logDecisions(ctx context.Context, sessionID string, ds []dec
 		s.log.InfoContext(ctx, "event decided",
 			logging.KeySessionID, sessionID, logging.KeyEventID, d.Event.DocID,
 			logging.KeySequenceNumber, d.Outcome.SequenceNumber, logging.KeyOutcome, d.Outcome.Status,
-			logging.KeyReason, string(d.Outcome.Reason), "type", d.Event.Type)
+			logging.KeyReason, string(d.Outcome.Reason), "type", d.Event.Type, logging.KeyFromCopy, fromCopy)
 	}
 }
 

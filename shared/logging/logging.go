@@ -18,6 +18,9 @@ const (
 	KeyOutcome        = "outcome"
 	KeyReason         = "reason"
 	KeyFunction       = "function"
+	// KeyFromCopy says an event was decided from its trigger's copy of
+	// the document, not from a read of it.
+	KeyFromCopy = "fromCopy"
 )
 
 // New returns a logger writing one JSON object per line to w. Lines logged

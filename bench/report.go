@@ -220,17 +220,33 @@ func goals(r *Results) []Goal {
 		g := Goal{Goal: fmt.Sprintf("scenario 3: operations per 1,000 events, %s", writersText(row.Writers)), Target: fmt.Sprintf("<= %d,%03d", int(target)/1000, int(target)%1000),
 			Measured: fmt.Sprintf("%.0f (%.0f reads + %.0f writes)", row.OpsPer1000, row.ReadsPer1000, row.WritesPer1000),
 			Pass:     row.OpsPer1000 <= target}
-		if !g.Pass {
+		// A lone writer is at the goal's margin either way: its note says
+		// why, passed or missed.
+		if !g.Pass || row.Writers == 1 {
 			perTx := float64(row.Accepted) / float64(max(row.Transactions, 1))
 			tx := float64(max(row.Transactions, 1))
 			runReads := float64(row.Reads) / tx
 			runWrites := float64(row.Writes-int64(row.Accepted)) / tx
-			g.Note = fmt.Sprintf("Misses by %.0f (%.2fx). Counted: beyond one write per event (its decision), every sequencing "+
+			margin := fmt.Sprintf("Misses by %.0f (%.2fx).", row.OpsPer1000-target, row.OpsPer1000/target)
+			if g.Pass {
+				margin = fmt.Sprintf("Within it by %.0f (%.2fx).", target-row.OpsPer1000, row.OpsPer1000/target)
+			}
+			g.Note = fmt.Sprintf("%s Counted: beyond one write per event (its decision), every sequencing "+
 				"run costs %.1f reads and %.1f writes, shared by the %.1f events it decides. %d of %d runs decided the triggers' "+
 				"copies with one count instead of reading the events, and %d counts found more pending than carried (then the run "+
 				"reads the window, one read per event). A run reads the events when its instance did not move the cursor last, "+
 				"or when its last window held an event no trigger had carried yet: triggers that lag their writes.",
-				row.OpsPer1000-target, row.OpsPer1000/target, runReads, runWrites, perTx, row.CarriedRuns, row.Transactions, row.CarriedMisses)
+				margin, runReads, runWrites, perTx, row.CarriedRuns, row.Transactions, row.CarriedMisses)
+			if row.Writers == 1 {
+				g.Note += " The writer creates its next event as soon as the last is written, so a run decides what was " +
+					"written while the run before it ran: operations per event are about 1 + (a run's operations) / (the " +
+					"events written during a run), and a change that takes one operation and one round trip off every run " +
+					"leaves that about where it was. Measured and not kept (issue 15's notes): recording the publish cursor in " +
+					"the sequencing commit, where the session is written anyway, instead of in a write of its own after the " +
+					"publish (one write and one round trip less per busy run): runs got shorter and decided fewer events " +
+					"each, and a lone writer's operations did not fall (1,886 to 2,038 per 1,000 events over six runs, " +
+					"1,911 to 2,077 over seven of the code kept, side by side), while 5 to 50 writers got no better."
+			}
 		}
 		out = append(out, g)
 	}

@@ -60,10 +60,13 @@ func Main(m *testing.M, opts emulator.Options, env **Env) int {
 	if opts.ProjectID == "" {
 		opts.ProjectID = "demo-test-" + ID("")[:8]
 	}
-	var kept *tail
-	if opts.Logs == nil {
-		opts.Logs, kept = logSink()
+	sink, kept := logSink()
+	if opts.Logs != nil {
+		// The caller's writer gets the stack's output too (to count some
+		// lines, say), besides the usual sink.
+		sink = io.MultiWriter(sink, opts.Logs)
 	}
+	opts.Logs = sink
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewJSONHandler(opts.Logs, nil))
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,8 +40,22 @@ const pendingSweepAge = time.Second
 
 var env *emulatortest.Env
 
+// decisions counts the functions host's "event decided" lines, and those
+// decided from the trigger's copy of the event: how much of the soak went
+// through that path.
+var decisions decisionLog
+
+type decisionLog struct{ decided, fromCopy atomic.Int64 }
+
+func (d *decisionLog) Write(p []byte) (int, error) {
+	d.decided.Add(int64(bytes.Count(p, []byte(`"message":"event decided"`))))
+	d.fromCopy.Add(int64(bytes.Count(p, []byte(`"fromCopy":true`))))
+	return len(p), nil
+}
+
 func TestMain(m *testing.M) {
 	os.Exit(emulatortest.Main(m, emulator.Options{
+		Logs: &decisions,
 		FunctionsEnv: []string{
 			"PRESENCE_GRACE=6s", "STALE_SESSION_AFTER=20s", "PENDING_SWEEP_AGE=" + pendingSweepAge.String(),
 			"COMPACTION_THRESHOLD=8", "CLEANUP_GRACE=1s", "SESSIONS_PER_USER_PER_MINUTE=600",
@@ -125,6 +140,9 @@ type Stats struct {
 	Ops, Events, Crashes       int
 	Duplicated, Dropped        int64
 	Attempts, Restarts, Failed int64
+	// Decided and FromCopy count the host's decisions, and those taken
+	// from the trigger's copy of the event (its log lines).
+	Decided, FromCopy int64
 	// Answers counts the operations' failures by kind and status.
 	Answers map[string]int
 }
@@ -156,6 +174,7 @@ func play(t testing.TB, s Script) (*History, Stats, error) {
 	}
 	env.SetFaults(toFaults(s.Faults))
 	r.start = env.Deliveries()
+	decided, fromCopy := decisions.decided.Load(), decisions.fromCopy.Load()
 	for i, round := range s.Rounds {
 		var wg sync.WaitGroup
 		for j, op := range round {
@@ -167,7 +186,8 @@ func play(t testing.TB, s Script) (*History, Stats, error) {
 	end := env.Deliveries()
 	st := Stats{Ops: s.Ops(), Crashes: r.crashes, Duplicated: end.Duplicated - r.start.Duplicated,
 		Dropped: end.Dropped - r.start.Dropped, Attempts: end.Attempts - r.start.Attempts,
-		Restarts: end.HostRestarts - r.start.HostRestarts, Failed: end.Failed - r.start.Failed, Answers: r.opErrors}
+		Restarts: end.HostRestarts - r.start.HostRestarts, Failed: end.Failed - r.start.Failed, Answers: r.opErrors,
+		Decided: decisions.decided.Load() - decided, FromCopy: decisions.fromCopy.Load() - fromCopy}
 	if h != nil {
 		for _, sh := range h.Sessions {
 			st.Events += len(sh.Events)

@@ -70,8 +70,8 @@ func TestSoak(t *testing.T) {
 			if err != nil {
 				t.Fatalf("seed %d: the run did not settle: %v\nreplay: SEED=%d go test ./emulator/soak -run TestSoak -v", seed, err, seed)
 			}
-			t.Logf("seed %d: %d ops, %d events, %d crashes, %d duplicated, %d dropped, %d delivery attempts, %d restarts; %d sessions; failed ops %v",
-				seed, st.Ops, st.Events, st.Crashes, st.Duplicated, st.Dropped, st.Attempts, st.Restarts, len(h.Sessions), st.Answers)
+			t.Logf("seed %d: %d ops, %d events, %d crashes, %d duplicated, %d dropped, %d delivery attempts, %d restarts; %d sessions; %d decisions, %d from copies; failed ops %v",
+				seed, st.Ops, st.Events, st.Crashes, st.Duplicated, st.Dropped, st.Attempts, st.Restarts, len(h.Sessions), st.Decided, st.FromCopy, st.Answers)
 			if testing.Verbose() && os.Getenv("SEED") != "" {
 				t.Logf("script:\n%s", script)
 			}
@@ -86,9 +86,9 @@ func TestSoak(t *testing.T) {
 			failed++
 		}
 	}
-	t.Logf("soak: %d seeds (%d failed) in %s: %d ops, %d events, %d host kills, %d restarts, %d duplicated and %d dropped triggers, %d delivery attempts",
+	t.Logf("soak: %d seeds (%d failed) in %s: %d ops, %d events, %d host kills, %d restarts, %d duplicated and %d dropped triggers, %d delivery attempts; %d decisions, %d of them from the triggers' copies",
 		ran, failed, time.Since(started).Round(time.Second), total.Ops, total.Events, total.Crashes, total.Restarts,
-		total.Duplicated, total.Dropped, total.Attempts)
+		total.Duplicated, total.Dropped, total.Attempts, total.Decided, total.FromCopy)
 }
 
 // outcomes counts the decisions and end reasons of a history, to see what
@@ -127,6 +127,8 @@ func (s *Stats) add(o Stats) {
 	s.Attempts += o.Attempts
 	s.Restarts += o.Restarts
 	s.Failed += o.Failed
+	s.Decided += o.Decided
+	s.FromCopy += o.FromCopy
 }
 
 // report saves the failing history, shrinks the script and fails the test

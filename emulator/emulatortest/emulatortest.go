@@ -50,7 +50,8 @@ type Env struct {
 // returns the exit code for os.Exit. opts.Faults is used as given (its
 // zero value delivers one trigger at a time, once): tests choose their
 // delivery, and never get `make run`'s emulator.ProductionFaults or the
-// EMULATOR_* variables by default.
+// EMULATOR_* variables by default. opts.Logs, when set, gets a copy of the
+// stack's output, besides the usual sink (see EMULATOR_LOGS).
 func Main(m *testing.M, opts emulator.Options, env **Env) int {
 	flag.Parse()
 	if testing.Short() {

@@ -146,13 +146,22 @@ func TestCarriedCopiesSkipTheWindowRead(t *testing.T) {
 	// deleted event, and the run is made again on what is stored.
 	ns := write(3)
 	a, b, c := ns[0], ns[1], ns[2]
+	// logged checks that a rerun's decisions are logged as read, not as
+	// from copies.
+	logged := func(name string, before Counters) {
+		t.Helper()
+		require.EqualValues(t, seq.Stats.Snapshot().Decided-before.Decided, strings.Count(logs.String(), `"msg":"event decided"`), "%s: decisions logged", name)
+		require.Zero(t, strings.Count(logs.String(), `"fromCopy":true`), "%s: logged as decided from copies", name)
+	}
 	before := seq.Stats.Snapshot()
+	logs.Reset()
 	outs := burst([]int{a, c}, true, func() {
 		_, err := eventsCol(fs, sessionID).Doc(id(a)).Delete(ctx)
 		require.NoError(t, err)
 	})
 	require.Equal(t, Outcome{Status: model.EventRejected, Reason: ReasonMalformed}, outs[a], "the deleted event")
 	require.Equal(t, before.CarriedRuns, seq.Stats.Snapshot().CarriedRuns, "the failed run from copies is not counted")
+	logged("a carried event deleted", before)
 	// The deleted event took no number: b and c follow the last one.
 	require.Equal(t, accepted(c-1), outs[c])
 	require.EqualValues(t, c-2, decisionOf(t, ctx, fs, sessionID, id(b))["sequenceNumber"], "the event whose trigger had not come")
@@ -176,6 +185,7 @@ func TestCarriedCopiesSkipTheWindowRead(t *testing.T) {
 	ns = write(2)
 	d, e := ns[0], ns[1]
 	before = seq.Stats.Snapshot()
+	logs.Reset()
 	outs = burst([]int{d, e}, true, func() {
 		_, err := eventsCol(fs, sessionID).Doc(id(d)).Update(ctx, []firestore.Update{
 			{Path: model.FieldStatus, Value: model.EventRejected}, {Path: model.FieldRejectReason, Value: string(ReasonUnknownSession)}})
@@ -184,6 +194,7 @@ func TestCarriedCopiesSkipTheWindowRead(t *testing.T) {
 	require.Equal(t, Outcome{Status: model.EventRejected, Reason: ReasonUnknownSession}, outs[d], "decided on its own: left alone")
 	require.Equal(t, accepted(e-2), outs[e], "numbered after the deleted and the rejected event")
 	require.Equal(t, before.CarriedRuns, seq.Stats.Snapshot().CarriedRuns)
+	logged("a carried event decided since", before)
 
 	// A redelivery of an event decided long ago, carrying the document as
 	// created: its copy sorts before the cursor, so the event is read, and

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pajama-app/sharedexperiences/shared/events"
+	"github.com/pajama-app/sharedexperiences/shared/lazytx"
 	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
@@ -94,7 +95,7 @@ func runInstances(ctx context.Context, k, writers, n int, dup float64, maxWrite 
 	defer writer.Close()
 	seqs := make([]*events.Sequencer, k)
 	for i := range seqs {
-		fs, err := firestore.NewClient(ctx, project)
+		fs, err := lazytx.NewClient(ctx, project)
 		if err != nil {
 			return row, fmt.Errorf("firestore client for instance %d: %w", i, err)
 		}

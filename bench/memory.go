@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pajama-app/sharedexperiences/shared/events"
+	"github.com/pajama-app/sharedexperiences/shared/lazytx"
 	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
@@ -113,7 +114,7 @@ func rssChild(args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	client, err := firestore.NewClient(ctx, *project)
+	client, err := lazytx.NewClient(ctx, *project)
 	if err != nil {
 		return err
 	}

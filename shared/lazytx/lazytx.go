@@ -29,7 +29,6 @@ package lazytx
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -40,7 +39,9 @@ import (
 	pb "cloud.google.com/go/firestore/apiv1/firestorepb"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -104,6 +105,9 @@ const (
 	// the retry that names it (the client library retries after a backoff
 	// of at most seconds).
 	keepEnded = time.Minute
+	// keepAny bounds what a transaction that never ends (its caller
+	// panicked) holds here: Firestore expires a transaction after 270 s.
+	keepAny = 10 * time.Minute
 )
 
 // Transactions tracks the transactions begun through its interceptors.
@@ -137,6 +141,8 @@ type tx struct {
 	beginning chan struct{}
 	// ended is when Commit or Rollback was called (zero: not yet).
 	ended time.Time
+	// created is when BeginTransaction was called.
+	created time.Time
 }
 
 // Len returns how many transactions are tracked, ended ones kept for
@@ -161,7 +167,7 @@ func (t *Transactions) begin(req *pb.BeginTransactionRequest) ([]byte, error) {
 	defer t.mu.Unlock()
 	now := t.now()
 	for k, x := range t.txs {
-		if !x.ended.IsZero() && now.Sub(x.ended) > keepEnded {
+		if (!x.ended.IsZero() && now.Sub(x.ended) > keepEnded) || now.Sub(x.created) > keepAny {
 			delete(t.txs, k)
 		}
 	}
@@ -174,7 +180,7 @@ func (t *Transactions) begin(req *pb.BeginTransactionRequest) ([]byte, error) {
 		}
 		opts = &pb.TransactionOptions{Mode: &pb.TransactionOptions_ReadWrite_{ReadWrite: retry}}
 	}
-	t.txs[string(id)] = &tx{opts: opts}
+	t.txs[string(id)] = &tx{opts: opts, created: now}
 	return id, nil
 }
 
@@ -183,10 +189,11 @@ func isPlaceholder(id []byte) bool {
 }
 
 // errUnknown is a placeholder this process does not know: it ended long
-// ago, or was never handed out here.
-var errUnknown = errors.New("lazytx: unknown transaction")
+// ago, or was never handed out here. Firestore answers a transaction ID it
+// does not know (or that expired) the same way.
+var errUnknown = status.Error(codes.InvalidArgument, "lazytx: unknown or expired transaction")
 
-// real returns id's real ID for a request that must name one (Commit,
+// end returns id's real ID for a request that must name one (Commit,
 // Rollback): nil when the transaction never began. It marks the
 // transaction ended.
 func (t *Transactions) end(id []byte) ([]byte, error) {
@@ -234,7 +241,7 @@ func (t *Transactions) claim(ctx context.Context, id []byte) (real []byte, opts 
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return nil, nil, nil, ctx.Err()
+			return nil, nil, nil, status.FromContextError(ctx.Err()).Err()
 		}
 	}
 }

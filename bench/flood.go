@@ -10,7 +10,6 @@ import (
 	"cloud.google.com/go/firestore"
 
 	"github.com/pajama-app/sharedexperiences/shared/events"
-	"github.com/pajama-app/sharedexperiences/shared/lazytx"
 	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
@@ -70,7 +69,7 @@ func runFlood(ctx context.Context, rounds, batch int, prog *progress) (FloodResu
 	prog.setTotal(int64(rounds * 2))
 	for r := range rounds {
 		project := fmt.Sprintf("demo-bench-flood%03d", r)
-		seqFS, err := lazytx.NewClient(ctx, project)
+		seqFS, err := firestore.NewClient(ctx, project)
 		if err != nil {
 			return res, fmt.Errorf("firestore client: %w", err)
 		}

@@ -13,7 +13,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pajama-app/sharedexperiences/shared/events"
-	"github.com/pajama-app/sharedexperiences/shared/lazytx"
 	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
@@ -95,7 +94,7 @@ func runInstances(ctx context.Context, k, writers, n int, dup float64, maxWrite 
 	defer writer.Close()
 	seqs := make([]*events.Sequencer, k)
 	for i := range seqs {
-		fs, err := lazytx.NewClient(ctx, project)
+		fs, err := firestore.NewClient(ctx, project)
 		if err != nil {
 			return row, fmt.Errorf("firestore client for instance %d: %w", i, err)
 		}

@@ -88,8 +88,9 @@ import (
 	"syscall"
 	"time"
 
+	"cloud.google.com/go/firestore"
+
 	"github.com/pajama-app/sharedexperiences/emulator"
-	"github.com/pajama-app/sharedexperiences/shared/lazytx"
 )
 
 // config is every size the scenarios take; the defaults finish the whole
@@ -432,7 +433,7 @@ func runAll(ctx context.Context, root string, cfg config, res *Results, prog *pr
 				k, row.EventsPerSecond, row.AttemptsPerEvent, row.SequenceErrors, row.Lost, row.Gapless, row.Check)
 		}
 		prog.phase("scenario 9: the emulator's lock wait, two bare transactions in one project", 0)
-		fs, err := lazytx.NewClient(ctx, "demo-bench-klock")
+		fs, err := firestore.NewClient(ctx, "demo-bench-klock")
 		if err != nil {
 			return fmt.Errorf("firestore client: %w", err)
 		}

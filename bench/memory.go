@@ -19,7 +19,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/pajama-app/sharedexperiences/shared/events"
-	"github.com/pajama-app/sharedexperiences/shared/lazytx"
 	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
@@ -114,7 +113,7 @@ func rssChild(args []string) error {
 		return err
 	}
 	ctx := context.Background()
-	client, err := lazytx.NewClient(ctx, *project)
+	client, err := firestore.NewClient(ctx, *project)
 	if err != nil {
 		return err
 	}

@@ -132,24 +132,21 @@ func goals(r *Results) []Goal {
 		breakdown := fmt.Sprintf("Where the time goes (p50): a client write through the rules with no trigger is already %.1f ms "+
 			"(%.1fx the floor: the REST API and the rules, with a get() of the session). The same event written the floor's way "+
 			"(admin) is seen accepted after %.1f ms (%.1fx): the %.1f ms over the floor are the pipeline, that is the trigger's trip "+
-			"from the Firestore emulator through the runner to the functions host, then the sequencing transaction (read the session, "+
-			"with the event unless this instance moved the cursor last, in one batch get that also begins the transaction "+
-			"(shared/lazytx), query the pending events (or, when the trigger's copy of the event stands for them, count them), "+
-			"commit the decisions and the session: three round trips to the emulator either way) before the "+
+			"from the Firestore emulator through the runner to the functions host, then the sequencing transaction (begin, read the "+
+			"session, with the event unless this instance moved the cursor last, in one batch get, query the pending events "+
+			"(or, when the trigger's copy of the event stands for them, count them), commit the decisions and the session: four "+
+			"round trips to the emulator either way, each about a floor's worth here) before the "+
 			"listener hears of the change, where the floor has one write. "+
 			"(onEventCreated's whole run is %.0f ms at p50 in the runner's log, longer than the path because it ends with the Pub/Sub "+
 			"publish, after the commit.) Our own code's CPU per event is tens of microseconds at most (validation and the CloudEvent "+
 			"decode, in the Go benchmarks below), so the time is the emulator's round trips. A server-assigned order costs at least the "+
 			"trigger's hop, one read (of what else is pending) and one commit on top of the write, about 2.5x a bare write here. "+
-			"The transaction has no BeginTransaction round trip of its own: the Go client's call is answered in the connection "+
-			"and the first read begins the transaction (shared/lazytx, as the Node.js client does since nodejs-firestore#2017); measured side by side "+
-			"(issue 15's notes), that took scenario 1's p50 from 6.96 to 7.16x the floor to 6.56 to 6.87x over three runs each, "+
-			"a begin being a cheap round trip here (about 1.5 ms, lazytx's BenchmarkTransaction). "+
-			"What would move it further: a read fewer, i.e. reads outside a transaction and a commit with preconditions "+
+			"What would move it: no BeginTransaction round trip, i.e. reads outside a transaction and a commit with preconditions "+
 			"(the session's and each event's update time). Measured and rejected on this emulator: its client writes are stamped "+
 			"(createdAt = request.time) before their rules run, so a slow write becomes visible after later ones, and a pending "+
 			"query outside the transaction passes it by and numbers it out of order (functions TestConcurrentWriters); the "+
-			"transaction's locks are what make the query wait for writes in flight here. Also measured and not kept (issue 15's "+
+			"transaction's locks are what make the query wait for writes in flight here. The Go client begins every read-write "+
+			"transaction with its own BeginTransaction call, so that round trip stays. Also measured and not kept (issue 15's "+
 			"notes): querying the pending events at the same time as the session's read, from the cursor this instance last "+
 			"left, saves one round trip (5.7 to 2.8 ms p50 for the two reads on an idle emulator), but it cut scenario 2's "+
 			"throughput at 5 to 50 writers on this emulator: shorter runs decide fewer events each, and take the events "+
@@ -249,14 +246,7 @@ func goals(r *Results) []Goal {
 					"the sequencing commit, where the session is written anyway, instead of in a write of its own after the " +
 					"publish (one write and one round trip less per busy run): runs got shorter and decided fewer events " +
 					"each, and a lone writer's operations did not fall beyond the runs' spread (1,886 to 2,038 per 1,000 events over six runs, " +
-					"1,911 to 2,077 over seven of the code kept, side by side), while 5 to 50 writers got no better. " +
-					"Kept although it costs here: transactions that begin with their first read (shared/lazytx) take a round trip " +
-					"off every run and no operation, so runs decide fewer events each (4.5 to 3.7 in one pair); side by side, three " +
-					"runs each (issue 15's notes), a lone writer went from 1,859 to 2,046 operations per 1,000 events to 2,147 to " +
-					"2,289, 5 writers from 2,017 to 2,080 to 2,053 to 2,147, while 20 and 50 writers stayed where they were. The " +
-					"round trip is saved on every event's path and every callable; the operations are spent only by a writer " +
-					"faster than a run (a writer at a reader's pace gets one event per run either way). What would move it: a run " +
-					"that waits a few milliseconds to gather what is being written, trading that latency for the operations."
+					"1,911 to 2,077 over seven of the code kept, side by side), while 5 to 50 writers got no better."
 			}
 		}
 		out = append(out, g)

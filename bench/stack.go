@@ -17,11 +17,9 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/api/option"
 
 	"github.com/pajama-app/sharedexperiences/emulator"
 	"github.com/pajama-app/sharedexperiences/shared/callable"
-	"github.com/pajama-app/sharedexperiences/shared/lazytx"
 	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
@@ -92,19 +90,15 @@ func startStack(ctx context.Context, root string, deliveryConcurrency int) (*sta
 			return nil, fmt.Errorf("setenv %s: %w", k, err)
 		}
 	}
-	// The client that sequences (and runs the ceiling's and the probes'
-	// transactions) is made as the functions make theirs; the writers and
-	// the listener run none.
 	clients := []struct {
 		c       **firestore.Client
 		project string
-		newC    func(context.Context, string, ...option.ClientOption) (*firestore.Client, error)
 	}{
-		{&s.writer, local.ProjectID, firestore.NewClient}, {&s.listener, local.ProjectID, firestore.NewClient},
-		{&s.direct, directProject, lazytx.NewClient}, {&s.directWriter, directProject, firestore.NewClient},
+		{&s.writer, local.ProjectID}, {&s.listener, local.ProjectID},
+		{&s.direct, directProject}, {&s.directWriter, directProject},
 	}
 	for _, c := range clients {
-		if *c.c, err = c.newC(ctx, c.project); err != nil {
+		if *c.c, err = firestore.NewClient(ctx, c.project); err != nil {
 			s.stop()
 			return nil, fmt.Errorf("firestore client for %s: %w", c.project, err)
 		}

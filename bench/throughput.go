@@ -14,7 +14,6 @@ import (
 
 	"github.com/pajama-app/sharedexperiences/shared/events"
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
-	"github.com/pajama-app/sharedexperiences/shared/lazytx"
 	"github.com/pajama-app/sharedexperiences/shared/model"
 )
 
@@ -144,7 +143,7 @@ func runSequencing(ctx context.Context, st *stack, spec seqSpec, prog *progress)
 	for i := range targets {
 		targets[i] = target{fs: st.directWriter, seq: shared}
 		if spec.isolate {
-			fs, err := lazytx.NewClient(ctx, fmt.Sprintf("demo-bench-m%04d", i))
+			fs, err := firestore.NewClient(ctx, fmt.Sprintf("demo-bench-m%04d", i))
 			if err != nil {
 				return row, fmt.Errorf("firestore client for session %d: %w", i, err)
 			}
@@ -609,7 +608,7 @@ type ProbeRun struct {
 
 func runLockProbe(ctx context.Context, st *stack) (LockProbe, error) {
 	var res LockProbe
-	other, err := lazytx.NewClient(ctx, "demo-bench-lock")
+	other, err := firestore.NewClient(ctx, "demo-bench-lock")
 	if err != nil {
 		return res, fmt.Errorf("firestore client: %w", err)
 	}

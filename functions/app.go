@@ -35,7 +35,6 @@ import (
 	"github.com/pajama-app/sharedexperiences/shared/events"
 	"github.com/pajama-app/sharedexperiences/shared/experiences"
 	"github.com/pajama-app/sharedexperiences/shared/fanout"
-	"github.com/pajama-app/sharedexperiences/shared/lazytx"
 	"github.com/pajama-app/sharedexperiences/shared/logging"
 	"github.com/pajama-app/sharedexperiences/shared/sessions"
 	"github.com/pajama-app/sharedexperiences/shared/snapshots"
@@ -127,7 +126,7 @@ func NewFromEnv(ctx context.Context) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs, err := lazytx.NewClient(ctx, cfg.ProjectID)
+	fs, err := firestore.NewClient(ctx, cfg.ProjectID)
 	if err != nil {
 		return nil, fmt.Errorf("firestore client: %w", err)
 	}

@@ -146,7 +146,15 @@ func goals(r *Results) []Goal {
 			"(createdAt = request.time) before their rules run, so a slow write becomes visible after later ones, and a pending "+
 			"query outside the transaction passes it by and numbers it out of order (functions TestConcurrentWriters); the "+
 			"transaction's locks are what make the query wait for writes in flight here. The Go client begins every read-write "+
-			"transaction with its own BeginTransaction call, so that round trip stays. Also measured and not kept (issue 15's "+
+			"transaction with its own BeginTransaction call, so that round trip stays. Measured and not kept (issue 15's notes): "+
+			"answering that call in the gRPC connection and letting the first read begin the transaction (new_transaction, "+
+			"as nodejs-firestore#2017 does) took scenario 1's p50 from 6.96 to 7.16x the floor to 6.56 to 6.87x over three "+
+			"runs each, side by side, but shorter runs gathered fewer of a lone writer's events (1,859 to 2,046 operations "+
+			"per 1,000 events to 2,147 to 2,289), and a first read that fails or is cancelled leaves a server transaction "+
+			"whose ID the client never learned, so it cannot be rolled back and its locks stay until it expires; a review "+
+			"found more (a transaction with no read committed without one, so a retried commit could apply its writes "+
+			"twice; a transaction's list of document references sent the placeholder), each mendable at the cost of code "+
+			"that mirrors the client library's transaction handling. Also measured and not kept (issue 15's "+
 			"notes): querying the pending events at the same time as the session's read, from the cursor this instance last "+
 			"left, saves one round trip (5.7 to 2.8 ms p50 for the two reads on an idle emulator), but it cut scenario 2's "+
 			"throughput at 5 to 50 writers on this emulator: shorter runs decide fewer events each, and take the events "+

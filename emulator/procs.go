@@ -86,7 +86,7 @@ func waitHTTP(ctx context.Context, p *proc, url string, anyStatus bool) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {
 		if gone, err := p.exited(); gone {
-			return fmt.Errorf("%s exited before it was ready: %v", p.name, err)
+			return fmt.Errorf("%s %w: %v", p.name, errExitedEarly, err)
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if resp, err := client.Do(req); err == nil {
@@ -107,3 +107,7 @@ func waitHTTP(ctx context.Context, p *proc, url string, anyStatus bool) error {
 func hostPort(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 
 var errNotFound = errors.New("not found")
+
+// errExitedEarly reports a server that exited before it answered: on a port
+// chosen free, most often because another process bound it first.
+var errExitedEarly = errors.New("exited before it was ready")

@@ -33,6 +33,10 @@ type StackOptions struct {
 	Logs io.Writer
 	// StartTimeout bounds start-up (default 90 s).
 	StartTimeout time.Duration
+
+	// freePort chooses the zero ports (default FreePort); tests hand out a
+	// taken one.
+	freePort func(host string) (int, error)
 }
 
 // Stack is the running Auth, Firestore and Pub/Sub emulators.
@@ -63,9 +67,30 @@ func (s *Stack) Env() []string {
 // are not installed; `make test` installs what can be installed.
 var ErrToolMissing = errors.New("emulator tool missing")
 
+// startAttempts bounds StartStack's attempts on fresh ports.
+const startAttempts = 3
+
 // StartStack starts the three emulators in parallel and waits until each
 // answers. On error, whatever started is stopped.
-func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
+//
+// A port chosen free is free only when chosen: another process can bind it
+// in the seconds before an emulator does (firebase-tools then says "Port N
+// is not open"). An emulator that exits before it answers is therefore
+// started again, with the whole stack, on newly chosen ports; the ports the
+// caller set stay as they were.
+func StartStack(ctx context.Context, o StackOptions) (*Stack, error) {
+	for attempt := 1; ; attempt++ {
+		s, err := startStack(ctx, o)
+		if err == nil || attempt == startAttempts || !errors.Is(err, errExitedEarly) || ctx.Err() != nil {
+			return s, err
+		}
+		if o.Logs != nil {
+			fmt.Fprintf(o.Logs, "emulator stack: attempt %d of %d: %v; starting again on fresh ports\n", attempt, startAttempts, err)
+		}
+	}
+}
+
+func startStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 	if o.Host == "" {
 		o.Host = "127.0.0.1"
 	}
@@ -74,6 +99,9 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 	}
 	if o.Logs == nil {
 		o.Logs = io.Discard
+	}
+	if o.freePort == nil {
+		o.freePort = FreePort
 	}
 	tools, err := findTools(o.NodeDir)
 	if err != nil {
@@ -89,7 +117,7 @@ func StartStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 		addr string
 	}{{&o.AuthPort, binds.Auth}, {&o.FirestorePort, binds.Firestore}, {&o.PubSubPort, binds.PubSub}} {
 		if *b.port == 0 {
-			if *b.port, err = FreePort(b.addr); err != nil {
+			if *b.port, err = o.freePort(b.addr); err != nil {
 				return nil, err
 			}
 		}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -59,4 +61,34 @@ func startTestStack(t *testing.T, o StackOptions) *Stack {
 	}
 	require.NoError(t, err)
 	return s
+}
+
+// TestStackRetriesATakenPort starts the emulators with the Auth port it
+// chooses already taken, as happens when another process binds a port in
+// the seconds between FreePort and firebase-tools' own check (seen once in
+// a bench run: "Port 46375 is not open on 127.0.0.1"). The stack must start
+// on fresh ports instead of failing.
+func TestStackRetriesATakenPort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the emulators")
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer taken.Close()
+	takenPort := taken.Addr().(*net.TCPAddr).Port
+	calls := 0
+	s := startTestStack(t, StackOptions{ProjectID: "demo-stack-taken", freePort: func(host string) (int, error) {
+		calls++
+		if calls == 1 { // the Auth port, chosen first
+			return takenPort, nil
+		}
+		return FreePort(host)
+	}})
+	defer s.Stop()
+	require.NotEqual(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(takenPort)), s.AuthHost)
+	resp, err := http.Get("http://" + s.AuthHost + "/emulator/v1/projects/demo-stack-taken/config")
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 }

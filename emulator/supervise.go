@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,6 +38,9 @@ type supervisor struct {
 	binary string
 	host   string
 	log    *slog.Logger
+	// freePort chooses each host's port (default FreePort); tests hand
+	// out a taken one.
+	freePort func(host string) (int, error)
 
 	mu       sync.Mutex
 	proc     *proc
@@ -71,6 +75,12 @@ func (s *supervisor) start(ctx context.Context) error {
 	s.replaced = make(chan struct{}, 1)
 	s.calls = new(sync.WaitGroup)
 	p, u, err := s.launch(ctx)
+	// A host that exits before it answers most often lost its free port
+	// to another process (see StartStack): each launch chooses another.
+	for attempt := 1; attempt < startAttempts && errors.Is(err, errExitedEarly) && ctx.Err() == nil; attempt++ {
+		s.log.Warn("functions host exited before it was ready; starting again on a fresh port", "error", err.Error(), "attempt", attempt)
+		p, u, err = s.launch(ctx)
+	}
 	if err != nil {
 		s.cancel()
 		close(s.done)
@@ -86,7 +96,11 @@ func (s *supervisor) start(ctx context.Context) error {
 
 // launch starts one host on a free port and waits until it answers.
 func (s *supervisor) launch(ctx context.Context) (*proc, *url.URL, error) {
-	port, err := FreePort(s.host)
+	choose := s.freePort
+	if choose == nil {
+		choose = FreePort
+	}
+	port, err := choose(s.host)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -79,18 +79,6 @@ const startAttempts = 3
 // started again, with the whole stack, on newly chosen ports; the ports the
 // caller set stay as they were.
 func StartStack(ctx context.Context, o StackOptions) (*Stack, error) {
-	for attempt := 1; ; attempt++ {
-		s, err := startStack(ctx, o)
-		if err == nil || attempt == startAttempts || !errors.Is(err, errExitedEarly) || ctx.Err() != nil {
-			return s, err
-		}
-		if o.Logs != nil {
-			fmt.Fprintf(o.Logs, "emulator stack: attempt %d of %d: %v; starting again on fresh ports\n", attempt, startAttempts, err)
-		}
-	}
-}
-
-func startStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 	if o.Host == "" {
 		o.Host = "127.0.0.1"
 	}
@@ -103,6 +91,18 @@ func startStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 	if o.freePort == nil {
 		o.freePort = FreePort
 	}
+	for attempt := 1; ; attempt++ {
+		s, err := startStack(ctx, o)
+		if err == nil || attempt == startAttempts || !errors.Is(err, errExitedEarly) || ctx.Err() != nil {
+			return s, err
+		}
+		fmt.Fprintf(o.Logs, "emulator stack: attempt %d of %d: %v; starting again on fresh ports\n", attempt, startAttempts, err)
+	}
+}
+
+// startStack is one attempt of StartStack, with its defaults applied; the
+// zero ports of o are chosen anew.
+func startStack(ctx context.Context, o StackOptions) (_ *Stack, err error) {
 	tools, err := findTools(o.NodeDir)
 	if err != nil {
 		return nil, err

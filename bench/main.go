@@ -101,6 +101,10 @@ type config struct {
 
 	SeqWriters intList `json:"sequencingWriters"`
 	SeqEvents  int     `json:"sequencingEvents"`
+	// SeqReads also runs each writer count with triggers that carry no
+	// copy, alternated with the copies' run, for the copies' price side
+	// by side.
+	SeqReads bool `json:"sequencingReads"`
 
 	CeilingTx    int `json:"ceilingTransactions"`
 	CeilingBatch int `json:"ceilingBatch"`
@@ -148,6 +152,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&c.LatencyWarmup, "latency-warmup", 30, "floor and scenario 1: untimed writes per path first")
 	fs.Var(&c.SeqWriters, "seq-writers", "scenarios 2 and 3: writer counts, comma-separated")
 	fs.IntVar(&c.SeqEvents, "seq-events", 3000, "scenarios 2 and 3: events per writer count")
+	fs.BoolVar(&c.SeqReads, "seq-reads", true, "scenarios 2 and 3: also run each writer count with triggers that carry no copy (Sequence reads the event), alternated, to measure the copies' price side by side")
 	fs.IntVar(&c.CeilingTx, "ceiling-tx", 200, "ceiling: transactions in the bare loop")
 	fs.IntVar(&c.CeilingBatch, "ceiling-batch", 50, "ceiling: new documents per transaction")
 	fs.IntVar(&c.E2EWriters, "e2e-writers", 20, "end to end through trigger delivery: writers")
@@ -358,17 +363,33 @@ func runAll(ctx context.Context, root string, cfg config, res *Results, prog *pr
 		}
 		res.Ceiling = &c
 		prog.printf("ceiling (bare batched transactions): %.0f events/s", c.EventsPerSecond)
-		for _, w := range cfg.SeqWriters {
-			prog.phase(fmt.Sprintf("scenarios 2 and 3: one session, %s", writersText(w)), int64(cfg.SeqEvents))
-			row, err := runSequencing(ctx, st, seqSpec{sessions: 1, writers: w, perSession: cfg.SeqEvents}, prog)
+		for i, w := range cfg.SeqWriters {
+			// Alternated, so neither way always runs on a warmer emulator.
+			ways := []bool{false}
+			if cfg.SeqReads {
+				ways = []bool{i%2 == 1, i%2 == 0}
+			}
+			var row SequencingRow
+			for _, reads := range ways {
+				prog.phase(fmt.Sprintf("scenarios 2 and 3: one session, %s, %s", writersText(w), triggersText(reads)), int64(cfg.SeqEvents))
+				r, err := runSequencing(ctx, st, seqSpec{sessions: 1, writers: w, perSession: cfg.SeqEvents, reads: reads}, prog)
+				if err != nil {
+					return err
+				}
+				r.RatioToCeiling = r.EventsPerSecond / c.EventsPerSecond
+				if !reads {
+					row = r
+					continue
+				}
+				res.SequencingReads = append(res.SequencingReads, r)
+				prog.printf("%s, %s: %.0f events/s, %.0f ops/1000, lost %d", writersText(w), triggersText(reads), r.EventsPerSecond, r.OpsPer1000, r.Lost)
+			}
+			prog.phase(fmt.Sprintf("scenario 2: one session, %s, writes alone", writersText(w)), int64(cfg.SeqEvents))
+			alone, err := runWritesAlone(ctx, st, w, cfg.SeqEvents, prog)
 			if err != nil {
 				return err
 			}
-			row.RatioToCeiling = row.EventsPerSecond / c.EventsPerSecond
-			prog.phase(fmt.Sprintf("scenario 2: one session, %s, writes alone", writersText(w)), int64(cfg.SeqEvents))
-			if row.WritesAlonePerSecond, err = runWritesAlone(ctx, st, w, cfg.SeqEvents, prog); err != nil {
-				return err
-			}
+			row.WritesAlonePerSecond = alone
 			res.Sequencing = append(res.Sequencing, row)
 			prog.printf("%s: %.0f events/s (writes alone %.0f/s), %.3f session writes/event, %.0f ops/1000, lost %d",
 				writersText(w), row.EventsPerSecond, row.WritesAlonePerSecond, row.SessionWritesPerEvent, row.OpsPer1000, row.Lost)

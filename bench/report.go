@@ -28,6 +28,7 @@ type Results struct {
 	Latency           *LatencyResult   `json:"latency"`
 	Ceiling           *CeilingResult   `json:"ceiling"`
 	Sequencing        []SequencingRow  `json:"sequencing"`
+	SequencingReads   []SequencingRow  `json:"sequencingReads,omitempty"` // without copies (config.SeqReads)
 	ManySessions      *SequencingRow   `json:"manySessions"`
 	ManyShared        *SequencingRow   `json:"manySessionsOneProject"`
 	LockProbe         *LockProbe       `json:"lockProbe"`
@@ -201,6 +202,10 @@ func goals(r *Results) []Goal {
 			lost += row.Lost
 			where = append(where, fmt.Sprintf("%s: %d", writersText(row.Writers), row.Lost))
 		}
+		for _, row := range r.SequencingReads {
+			lost += row.Lost
+			where = append(where, fmt.Sprintf("%s without copies: %d", writersText(row.Writers), row.Lost))
+		}
 		if m := r.ManySessions; m != nil {
 			lost += m.Lost
 			where = append(where, fmt.Sprintf("many sessions: %d", m.Lost))
@@ -293,6 +298,14 @@ func writersText(n int) string {
 		return "1 writer"
 	}
 	return fmt.Sprintf("%d writers", n)
+}
+
+// triggersText names how scenario 2's triggers reach the sequencer.
+func triggersText(reads bool) string {
+	if reads {
+		return "triggers without copies (Sequence reads)"
+	}
+	return "triggers with copies"
 }
 
 func writersRow(rows []SequencingRow, w int) (SequencingRow, bool) {
@@ -477,7 +490,7 @@ func markdown(r *Results) string {
 			"concurrent `SequenceCreated` call with the event as stored, as Eventarc delivers one trigger per write, concurrently, " +
 			"with the created document (the delivering goroutine reads the document back first, uncounted: the emulator's server " +
 			"timestamp is taken when the request arrives and no write returns it). The fan-out is a no-op publisher: " +
-			"the sequencer's publish path and its cursor reads and writes run and are counted, but no Pub/Sub message is sent. Times run from the first write to the last `Sequence` return. Outcomes are counted " +
+			"the sequencer's publish path and its cursor reads and writes run and are counted, but no Pub/Sub message is sent. Times run from the first write to the last trigger's return. Outcomes are counted " +
 			"on the documents afterwards; operations are the sequencer's own counters (`Stats`), not estimates, and exclude the " +
 			"client's own create (one write per event).")
 		p("")
@@ -497,6 +510,28 @@ func markdown(r *Results) string {
 			"LateEvents count them too); the functions on the emulator set EVENT_SETTLE for this (README, Event order on the " +
 			"emulator). *Runs from copies* decided the triggers' copies with one count instead of reading the events; *counts " +
 			"refuted* found more pending than carried, and those runs read the window after all.")
+		if len(r.SequencingReads) > 0 {
+			p("")
+			p("**The copies' price, side by side.** Each writer count also ran once with triggers that carry no copy: the same " +
+				"writers, the same read-back before each trigger (so both ways wait the same lag and load the emulator alike), then " +
+				"`Sequence`, which reads the event itself, as the pipeline did before copies. The two runs of a writer count follow " +
+				"each other, in alternating order, on fresh sessions. *x* is with copies over without.")
+			p("")
+			p("| writers | events/s with copies / without | x | ops / 1,000 with / without | x | transactions with / without | events / tx with / without | runs from copies | lost with / without |")
+			p("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+			for _, n := range r.SequencingReads {
+				c, ok := writersRow(r.Sequencing, n.Writers)
+				if !ok {
+					continue
+				}
+				p("| %d | %.0f / %.0f | %.2f | %.0f / %.0f | %.2f | %d / %d | %.1f / %.1f | %d | %d / %d |", n.Writers,
+					c.EventsPerSecond, n.EventsPerSecond, c.EventsPerSecond/max(n.EventsPerSecond, 1),
+					c.OpsPer1000, n.OpsPer1000, c.OpsPer1000/max(n.OpsPer1000, 1),
+					c.Transactions, n.Transactions,
+					float64(c.Accepted)/float64(max(c.Transactions, 1)), float64(n.Accepted)/float64(max(n.Transactions, 1)),
+					c.CarriedRuns, c.Lost, n.Lost)
+			}
+		}
 		p("")
 		p("*Writes alone* is the same writers creating the same number of events into a fresh session with nothing sequencing " +
 			"them, right after: how fast the emulator takes the writes themselves. The ceiling's transactions have no query; the " +

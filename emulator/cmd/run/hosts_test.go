@@ -107,10 +107,34 @@ func TestStackOnNonLoopbackHost(t *testing.T) {
 	root, err := emulator.ModuleRoot()
 	require.NoError(t, err)
 	ip := nonLoopbackAddr(t)
+	// free chooses a port free on ip and holds the same port on the
+	// loopback until the test ends: a stack of another package, choosing
+	// free loopback ports meanwhile, could otherwise take it and answer
+	// the loopback check below (a fresh-clone CI run failed so), and a
+	// stack that bound the wildcard or the loopback by mistake cannot
+	// start. The holder closes every connection at once.
 	free := func() int {
-		p, err := emulator.FreePort(ip.String())
-		require.NoError(t, err)
-		return p
+		for range 20 {
+			p, err := emulator.FreePort(ip.String())
+			require.NoError(t, err)
+			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+			if err != nil {
+				continue // taken on the loopback: choose another
+			}
+			t.Cleanup(func() { _ = l.Close() })
+			go func() {
+				for {
+					c, err := l.Accept()
+					if err != nil {
+						return
+					}
+					_ = c.Close()
+				}
+			}()
+			return p
+		}
+		require.FailNow(t, "no port free on both addresses", "%s and 127.0.0.1", ip)
+		return 0
 	}
 	path := filepath.Join(t.TempDir(), "firebase.json")
 	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(`{"emulators": {
@@ -171,8 +195,8 @@ func TestStackOnNonLoopbackHost(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, tc.wantCode, code, body)
 			require.Contains(t, body, tc.wantBody)
-			_, _, err = get(tc.method, "http://"+net.JoinHostPort("127.0.0.1", strconv.Itoa(tc.port))+tc.path, tc.body)
-			require.Error(t, err, "%s answers on the loopback, though bound to %s", tc.name, ip)
+			code, body, err = get(tc.method, "http://"+net.JoinHostPort("127.0.0.1", strconv.Itoa(tc.port))+tc.path, tc.body)
+			require.Error(t, err, "%s answers on the loopback, though bound to %s: %d %s", tc.name, ip, code, body)
 		})
 	}
 

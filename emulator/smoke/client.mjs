@@ -10,6 +10,7 @@ import { doc, setDoc, onSnapshot, serverTimestamp } from 'firebase/firestore';
 import { httpsCallable } from 'firebase/functions';
 import {
   config, connect, disconnect, newID, check, expectRejected, seed, str, ts, strArray, run,
+  restartGarbledStreams,
 } from './harness.mjs';
 
 const cfg = config();
@@ -43,6 +44,7 @@ function waitAccepted(ref, wantSeq) {
 async function main(step, summary) {
   summary.config = cfg;
   const { app, auth, db, functions } = connect(cfg);
+  restartGarbledStreams(db, summary);
   const id = newID;
   const callId = id('call');
   const otherCallId = id('call');

@@ -26,7 +26,7 @@ type SequencingRow struct {
 	Isolated bool `json:"isolated"`
 	// ReadTriggers: the triggers carried no copy (seqSpec.reads).
 	ReadTriggers bool `json:"readTriggers,omitempty"`
-	// Seconds runs from the first write to the last Sequence call's return.
+	// Seconds runs from the first write to the last trigger's return.
 	Seconds               float64 `json:"seconds"`
 	EventsPerSecond       float64 `json:"eventsPerSecond"`
 	SessionWritesPerEvent float64 `json:"sessionWritesPerEvent"`

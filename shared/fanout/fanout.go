@@ -70,7 +70,9 @@ type Publisher struct {
 // with it. Publish hands over a run's events in one loop and then waits for
 // all of them, with the session's lane held, so the library's default of
 // 10 ms is only waiting: it was a quarter of onEventCreated's run (bench,
-// onEventCreated's own run). A run's messages still go in one request.
+// onEventCreated's own run). A run's messages are handed over within
+// microseconds, so they still bundle as before, up to the library's count
+// and byte thresholds.
 const bundleDelay = time.Millisecond
 
 // NewPublisher publishes to the two topics (ids or full names) through
